@@ -1,0 +1,1 @@
+"""Pure media functions: sniff, inspect, plan and transform. No network, no Celery."""
