@@ -1,0 +1,18 @@
+"""Ferry's HTTP front end. ``flask --app app run`` finds :func:`create_app`."""
+from __future__ import annotations
+
+from flask import Flask
+
+from workers.context import Context, get_context
+
+
+def create_app(context: Context | None = None) -> Flask:
+    from app import errors, health, jobs
+
+    app = Flask("ferry")
+    app.config["FERRY_CONTEXT"] = context or get_context()
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(jobs.bp)
+    return app

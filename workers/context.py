@@ -1,0 +1,39 @@
+"""Per-process handles built once from settings: Redis, job store, storage, catalog."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import redis
+
+from workers.embedded_redis import redis_url
+from workers.providers.catalog import Catalog, get_catalog
+from workers.settings import Settings, get_settings
+from workers.storage import Storage, open_storage
+from workers.store import JobStore
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(redis_url(self.settings), health_check_interval=30)
+
+    @cached_property
+    def store(self) -> JobStore:
+        return JobStore(self.redis, self.settings.job_ttl_seconds)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return open_storage(self.settings)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return get_catalog()
+
+
+@lru_cache(maxsize=1)
+def get_context() -> Context:
+    return Context(get_settings())

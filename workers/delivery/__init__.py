@@ -1,0 +1,1 @@
+"""Delivery: how each transformed output reaches the provider."""

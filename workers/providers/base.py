@@ -1,0 +1,125 @@
+"""What every provider adapter does, and the neutral shapes it works on.
+
+An adapter is three small functions over a provider's wire format: build the
+native request from planned parts, parse the answer into an OpenAI
+``chat.completion``, parse an error body. It holds no limits: those live in
+the catalog and are applied by the planner before the adapter runs.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workers.errors import UpstreamError
+
+
+@dataclass
+class Part:
+    """One content part after the pipeline: text, or delivered media."""
+
+    type: str  # "text" | "media"
+    text: str | None = None
+    kind: str | None = None  # image | document | audio | video
+    mime: str | None = None
+    data_b64: str | None = None  # inline delivery
+    url: str | None = None  # URL / cloud URI delivery
+    file_id: str | None = None  # provider Files API delivery
+    filename: str | None = None
+    detail: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+
+@dataclass
+class Message:
+    role: str
+    parts: list[Part]
+
+
+@dataclass
+class Call:
+    provider: str
+    model: str
+    messages: list[Message]
+    params: dict[str, Any]
+    """The remaining OpenAI parameters (max_tokens, temperature, stop, ...)."""
+    base_url: str
+    api_key: str | None
+
+
+@dataclass
+class NativeRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    json: dict[str, Any]
+    redact_headers: tuple[str, ...] = field(default=())
+
+    def public(self) -> dict[str, Any]:
+        """The request as shown to users: secrets redacted."""
+        headers = {k: ("<redacted>" if k.lower() in self.redact_headers else v) for k, v in self.headers.items()}
+        return {"method": self.method, "url": self.url, "headers": headers, "body": self.json}
+
+
+class Adapter(Protocol):
+    def build_request(self, call: Call) -> NativeRequest: ...
+
+    def parse_response(self, body: dict[str, Any], call: Call) -> dict[str, Any]: ...
+
+    def parse_error(self, status: int, body: Any) -> UpstreamError: ...
+
+
+def get_adapter(name: str) -> Adapter:
+    """Adapters are modules named after the catalog's ``adapter`` field."""
+    return importlib.import_module(f"workers.providers.{name}")  # type: ignore[return-value]
+
+
+def completion(
+    *, model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, id: str | None = None
+) -> dict[str, Any]:
+    """An OpenAI ``chat.completion`` object."""
+    return {
+        "id": id or f"chatcmpl-{int(time.time() * 1000):x}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def error_message(body: Any) -> str:
+    """Dig the human message out of the common error shapes."""
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    if isinstance(body, list) and body:
+        return error_message(body[0])
+    return str(body)[:500]
+
+
+def upstream_error(provider: str, status: int, body: Any) -> UpstreamError:
+    retryable = status == 429 or status >= 500
+    return UpstreamError(
+        f"{provider} answered {status}: {error_message(body)}",
+        stage="complete",
+        retryable=retryable,
+        upstream_status=status,
+        status=status if status in (400, 401, 403, 404, 413, 422, 429) else 502,
+    )

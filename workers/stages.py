@@ -1,0 +1,198 @@
+"""The pipeline stages as plain functions of (context, job id, resource index).
+
+Each loads what it needs by id, calls a pure module (fetch, inspect, plan,
+transform, deliver, build request), and stores the outcome on the job. The
+Celery tasks in :mod:`workers.pipeline` are one-line wrappers around these.
+"""
+from __future__ import annotations
+
+import base64
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from workers.blobs import blob_key, get_blob, put_blob
+from workers.context import Context
+from workers.delivery.plan import plan_delivery
+from workers.errors import FerryError, StorageError, Unprocessable, UpstreamError
+from workers.fetch import download
+from workers.media.inspect import inspect_file
+from workers.media.plan import plan_resource
+from workers.media.transform import apply_plan
+from workers.providers.base import Call, Message, NativeRequest, Part, get_adapter
+
+
+def _tmpdir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="ferry-")
+
+
+def fetch(ctx: Context, job_id: str, index: int) -> None:
+    res = ctx.store.resource(job_id, index)
+    src = res["source"]
+    if src["kind"] == "data":
+        if not ctx.storage.exists(blob_key(src["sha256"])):
+            raise StorageError("inline data stored at submit time is missing from storage")
+        return
+    if src["kind"] == "url":
+        with _tmpdir() as tmp:
+            got = download(src["url"], Path(tmp) / "download", ctx.settings)
+            put_blob(ctx.storage, got.path, got.sha256)
+        src.update(bytes=got.size, sha256=got.sha256, content_type=got.content_type, final_url=got.final_url)
+        ctx.store.update_resource(job_id, index, source=src)
+        return
+    raise Unprocessable(f"{src['kind']} sources are not supported yet")
+
+
+def inspect(ctx: Context, job_id: str, index: int) -> None:
+    res = ctx.store.resource(job_id, index)
+    src = res["source"]
+    with _tmpdir() as tmp:
+        facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"))
+    src["mime"] = facts["mime"]
+    notes = res.get("notes", [])
+    declared = src.get("declared_mime")
+    if declared and declared != facts["mime"]:
+        notes.append(f"declared {declared}, but the bytes are {facts['mime']}; using {facts['mime']}")
+    ctx.store.update_resource(job_id, index, source=src, facts=facts, notes=notes)
+
+
+def plan(ctx: Context, job_id: str, index: int) -> None:
+    record = ctx.store.record(job_id)
+    res = ctx.store.resource(job_id, index)
+    caps = ctx.catalog.resolve(record["model"])
+    options = {"detail": res.get("detail", "auto"), **(record.get("options") or {})}
+    steps = plan_resource(res["facts"], caps, options)
+    ctx.store.update_resource(job_id, index, transforms=steps)
+
+
+def transform(ctx: Context, job_id: str, index: int) -> None:
+    res = ctx.store.resource(job_id, index)
+    outputs: list[dict[str, Any]] = []
+    with _tmpdir() as tmp:
+        src = get_blob(ctx.storage, res["source"]["sha256"], Path(tmp) / "src")
+        for out in apply_plan(src, res["facts"], res.get("transforms", []), Path(tmp)):
+            path = out.pop("path", None)
+            if path is not None:
+                out["bytes"] = Path(path).stat().st_size
+                out["sha256"] = put_blob(ctx.storage, Path(path), content_type=out.get("mime"))
+            outputs.append(out)
+    ctx.store.update_resource(job_id, index, outputs=outputs)
+
+
+def deliver(ctx: Context, job_id: str, index: int) -> None:
+    record = ctx.store.record(job_id)
+    res = ctx.store.resource(job_id, index)
+    caps = ctx.catalog.resolve(record["model"])
+    decisions = [plan_delivery(out, caps, record.get("delivery") or {}) for out in res["outputs"]]
+    delivery = decisions[0] if len(decisions) == 1 else {
+        "method": decisions[0]["method"], "parts": decisions, "cached": all(d["cached"] for d in decisions)
+    }
+    ctx.store.update_resource(job_id, index, delivery=delivery)
+
+
+# -- complete ---------------------------------------------------------------
+
+def _media_parts(ctx: Context, res: dict[str, Any]) -> list[Part]:
+    parts: list[Part] = []
+    deliveries = res["delivery"].get("parts") or [res["delivery"]]
+    for out, how in zip(res["outputs"], deliveries):
+        if out["kind"] == "text":
+            parts.append(Part("text", text=out["text"]))
+            continue
+        part = Part("media", kind=out["kind"], mime=out["mime"], sha256=out.get("sha256"), size=out.get("bytes"),
+                    filename=res["source"].get("filename"), detail=res.get("detail"))
+        if how["method"] == "inline":
+            with ctx.storage.open(blob_key(out["sha256"])) as fh:
+                part.data_b64 = base64.b64encode(fh.read()).decode("ascii")
+        elif how["method"] == "file":
+            part.file_id = how["ref"]
+        else:
+            part.url = how["ref"]
+        parts.append(part)
+    return parts
+
+
+def build_call(ctx: Context, job_id: str) -> Call:
+    record = ctx.store.record(job_id)
+    resources = ctx.store.resources(job_id)
+    caps = ctx.catalog.resolve(record["model"])
+    body = record["request"]
+    messages: list[Message] = []
+    for msg in body["messages"]:
+        content = msg.get("content")
+        if content is None:
+            parts: list[Part] = []
+        elif isinstance(content, str):
+            parts = [Part("text", text=content)]
+        else:
+            parts = []
+            for p in content:
+                if p["type"] == "text":
+                    parts.append(Part("text", text=p["text"]))
+                else:
+                    parts.extend(_media_parts(ctx, resources[p["index"]]))
+        messages.append(Message(msg["role"], parts))
+    params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream", "stream_options")}
+    base_url = ctx.settings.provider_base_url(caps.provider) or caps.default_base_url
+    return Call(caps.provider, caps.model, messages, params, base_url, ctx.settings.provider_key(caps.provider))
+
+
+def shorten_payloads(obj: Any, call: Call) -> Any:
+    """Replace each base64 payload by ``<sha256:…, N bytes>`` so dry runs stay readable."""
+    labels = {p.data_b64: f"<sha256:{p.sha256}, {p.size} bytes>" for m in call.messages for p in m.parts if p.data_b64}
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        if isinstance(x, str) and len(x) > 64:
+            if x in labels:
+                return labels[x]
+            head, sep, tail = x.partition(";base64,")
+            if sep and tail in labels:
+                return f"{head};base64,{labels[tail]}"
+        return x
+
+    return walk(obj)
+
+
+def send(native: NativeRequest, adapter: Any, timeout: float) -> dict[str, Any]:
+    try:
+        resp = httpx.request(native.method, native.url, headers=native.headers, json=native.json, timeout=timeout)
+    except httpx.TimeoutException as exc:
+        raise UpstreamError(f"{native.url} timed out after {timeout:g} s", retryable=True) from exc
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"could not reach {native.url}: {exc}", retryable=True) from exc
+    try:
+        body = resp.json()
+    except ValueError:
+        body = resp.text
+    if resp.status_code >= 400:
+        raise adapter.parse_error(resp.status_code, body)
+    if not isinstance(body, dict):
+        raise UpstreamError(f"{native.url} answered {resp.status_code} with a non-JSON body")
+    return body
+
+
+def complete(ctx: Context, job_id: str) -> None:
+    record = ctx.store.record(job_id)
+    call = build_call(ctx, job_id)
+    adapter = get_adapter(ctx.catalog.resolve(record["model"]).adapter)
+    native = adapter.build_request(call)
+    ctx.store.put_field(job_id, "provider_request", shorten_payloads(native.public(), call))
+    if record.get("dry_run"):
+        ctx.store.succeed(job_id, None)
+        return
+    if not call.api_key:
+        raise Unprocessable(f"{call.provider.upper()}_API_KEY is not set on the workers", param="request.model")
+    body = send(native, adapter, ctx.settings.upstream_timeout)
+    ctx.store.succeed(job_id, adapter.parse_response(body, call))
+
+
+def fail_message(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, FerryError):
+        return exc.to_dict()
+    return {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}

@@ -1,0 +1,192 @@
+"""Job records in Redis.
+
+A job is one hash ``ferry:job:<id>``: an immutable ``record`` (tenant, request,
+options) written once before anything is enqueued, and mutable fields that
+tasks update independently (``status``, ``stage``, one ``res:<i>`` per
+resource, ``result``, ``error``), so parallel resource tasks never overwrite
+each other. Progress and the resource join are Redis sets, so a redelivered
+task adds nothing twice. Status changes go through a compare-and-set script:
+once a job is succeeded, failed or canceled it stays so.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import redis
+
+TERMINAL = ("succeeded", "failed", "canceled")
+STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
+
+# KEYS[1] job hash; ARGV: new status, updated_at, then field/value pairs to set with it.
+_SET_STATUS = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return -1 end
+if cur == 'succeeded' or cur == 'failed' or cur == 'canceled' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+def new_job_id() -> str:
+    return "job_" + secrets.token_hex(12)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self.r = client
+        self.ttl = ttl_seconds
+        self._set_status = client.register_script(_SET_STATUS)
+
+    # keys -------------------------------------------------------------
+    @staticmethod
+    def _key(job_id: str) -> str:
+        return f"ferry:job:{job_id}"
+
+    def _keys(self, job_id: str) -> list[str]:
+        k = self._key(job_id)
+        return [k, f"{k}:steps", f"{k}:ready"]
+
+    # writes -----------------------------------------------------------
+    def create(self, record: dict[str, Any], resources: list[dict[str, Any]]) -> None:
+        """Commit the job before anything is enqueued."""
+        job_id = record["id"]
+        now = _now()
+        fields: dict[str, str] = {
+            "record": json.dumps(record),
+            "status": "queued",
+            "stage": "queued",
+            "created_at": str(now),
+            "updated_at": str(now),
+            "n_resources": str(len(resources)),
+        }
+        for i, res in enumerate(resources):
+            fields[f"res:{i}"] = json.dumps(res)
+        pipe = self.r.pipeline()
+        pipe.hset(self._key(job_id), mapping=fields)
+        pipe.expire(self._key(job_id), self.ttl)
+        pipe.zadd(f"ferry:tenant:{record['tenant']}:jobs", {job_id: now})
+        pipe.execute()
+
+    def set_status(self, job_id: str, status: str, **fields: Any) -> bool:
+        """Move a non-terminal job to ``status``; False if it already ended."""
+        argv: list[str] = [status, str(_now())]
+        for name, value in fields.items():
+            argv += [name, value if isinstance(value, str) else json.dumps(value)]
+        return self._set_status(keys=[self._key(job_id)], args=argv) == 1
+
+    def start_stage(self, job_id: str, stage: str) -> bool:
+        return self.set_status(job_id, "running", stage=stage)
+
+    def finish_step(self, job_id: str, step: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.sadd(f"{self._key(job_id)}:steps", step)
+        pipe.expire(f"{self._key(job_id)}:steps", self.ttl)
+        pipe.execute()
+
+    def update_resource(self, job_id: str, index: int, **fields: Any) -> dict[str, Any]:
+        """Merge fields into one resource entry (only that resource's task writes it)."""
+        res = self.resource(job_id, index)
+        res.update(fields)
+        self.r.hset(self._key(job_id), f"res:{index}", json.dumps(res))
+        return res
+
+    def mark_ready(self, job_id: str, index: int) -> int:
+        """Record resource ``index`` as delivered; returns how many are ready."""
+        key = f"{self._key(job_id)}:ready"
+        pipe = self.r.pipeline()
+        pipe.sadd(key, index)
+        pipe.expire(key, self.ttl)
+        pipe.scard(key)
+        return int(pipe.execute()[-1])
+
+    def fail(self, job_id: str, error: dict[str, Any]) -> bool:
+        return self.set_status(job_id, "failed", error=error, stage=error.get("stage") or "failed")
+
+    def succeed(self, job_id: str, result: dict[str, Any] | None, **extra: Any) -> bool:
+        fields: dict[str, Any] = {"stage": "done", **extra}
+        if result is not None:
+            fields["result"] = result
+        return self.set_status(job_id, "succeeded", **fields)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel unless already ended; returns the resulting status (idempotent)."""
+        self.set_status(job_id, "canceled", stage="canceled")
+        return self.status(job_id) or "canceled"
+
+    def put_field(self, job_id: str, name: str, value: Any) -> None:
+        self.r.hset(self._key(job_id), name, json.dumps(value))
+
+    # reads ------------------------------------------------------------
+    def exists(self, job_id: str) -> bool:
+        return bool(self.r.exists(self._key(job_id)))
+
+    def status(self, job_id: str) -> str | None:
+        value = self.r.hget(self._key(job_id), "status")
+        return value.decode() if value else None
+
+    def record(self, job_id: str) -> dict[str, Any]:
+        raw = self.r.hget(self._key(job_id), "record")
+        if raw is None:
+            raise KeyError(job_id)
+        return json.loads(raw)
+
+    def resource(self, job_id: str, index: int) -> dict[str, Any]:
+        raw = self.r.hget(self._key(job_id), f"res:{index}")
+        if raw is None:
+            raise KeyError(f"{job_id} res:{index}")
+        return json.loads(raw)
+
+    def resources(self, job_id: str) -> list[dict[str, Any]]:
+        n = int(self.r.hget(self._key(job_id), "n_resources") or 0)
+        if n == 0:
+            return []
+        raws = self.r.hmget(self._key(job_id), [f"res:{i}" for i in range(n)])
+        return [json.loads(raw) for raw in raws if raw is not None]
+
+    def field(self, job_id: str, name: str) -> Any:
+        raw = self.r.hget(self._key(job_id), name)
+        return json.loads(raw) if raw is not None else None
+
+    def view(self, job_id: str) -> dict[str, Any] | None:
+        """The public shape of a job (GET /v1/jobs/{id})."""
+        raw = self.r.hgetall(self._key(job_id))
+        if not raw:
+            return None
+        h = {k.decode(): v.decode() for k, v in raw.items()}
+        record = json.loads(h["record"])
+        n = int(h.get("n_resources", 0))
+        resources = [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h]
+        total = record.get("total_steps") or 1
+        done = self.r.scard(f"{self._key(job_id)}:steps")
+        status = h["status"]
+        out: dict[str, Any] = {
+            "id": job_id,
+            "object": "job",
+            "status": status,
+            "stage": h.get("stage"),
+            "progress": 1.0 if status == "succeeded" else round(min(done / total, 1.0), 3),
+            "created_at": int(h["created_at"]),
+            "updated_at": int(h["updated_at"]),
+            "model": record["model"],
+            "dry_run": record.get("dry_run", False),
+            "metadata": record.get("metadata") or {},
+            "resources": resources,
+        }
+        for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate"):
+            if name in h:
+                out[name] = json.loads(h[name])
+        return out
+
+    def tenant_of(self, job_id: str) -> str | None:
+        try:
+            return self.record(job_id)["tenant"]
+        except KeyError:
+            return None
