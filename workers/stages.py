@@ -15,7 +15,7 @@ import httpx
 
 from workers.blobs import blob_key, get_blob, put_blob
 from workers.context import Context
-from workers.delivery.plan import plan_delivery
+from workers.delivery.deliver import deliver_outputs
 from workers.errors import FerryError, StorageError, Unprocessable, UpstreamError
 from workers.fetch import download
 from workers.media.inspect import inspect_file
@@ -85,10 +85,7 @@ def deliver(ctx: Context, job_id: str, index: int) -> None:
     record = ctx.store.record(job_id)
     res = ctx.store.resource(job_id, index)
     caps = ctx.catalog.resolve(record["model"])
-    decisions = [plan_delivery(out, caps, record.get("delivery") or {}) for out in res["outputs"]]
-    delivery = decisions[0] if len(decisions) == 1 else {
-        "method": decisions[0]["method"], "parts": decisions, "cached": all(d["cached"] for d in decisions)
-    }
+    delivery = deliver_outputs(ctx, record, res, caps)
     ctx.store.update_resource(job_id, index, delivery=delivery)
 
 
