@@ -60,3 +60,5 @@ def download(url: str, dest: Path, settings: Settings) -> Downloaded:
         raise FetchError(f"{url}: timed out after {settings.fetch_timeout:g} s ({type(exc).__name__})") from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"{url}: could not be fetched: {exc or type(exc).__name__}") from exc
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"{url}: not a valid URL ({exc})") from exc
