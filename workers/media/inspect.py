@@ -41,19 +41,23 @@ def open_image(path: Path) -> Image.Image:
 
 def inspect_image(path: Path) -> dict[str, Any]:
     img = open_image(path)
-    with img:
-        facts: dict[str, Any] = {
-            "width": img.width,
-            "height": img.height,
-            "mode": img.mode,
-            "format": img.format,
-            "frames": getattr(img, "n_frames", 1),
-            "orientation": img.getexif().get(0x0112, 1),
-        }
+    with img, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img.load()  # a truncated or corrupt file fails here, not at the provider
+            facts: dict[str, Any] = {
+                "width": img.width,
+                "height": img.height,
+                "mode": img.mode,
+                "format": img.format,
+                "frames": getattr(img, "n_frames", 1),
+                "orientation": img.getexif().get(0x0112, 1),
+            }
+            for frame in range(facts["frames"]):  # every frame's claimed size is checked
+                img.seek(frame)
+            img.seek(0)
+            img.load()  # a truncated or corrupt file fails here, not at the provider
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise TooLarge(f"image is too large to decode safely: {exc}") from exc
         except Exception as exc:
             raise UnsupportedMedia(f"image is corrupt or truncated: {exc}") from exc
     if facts["orientation"] in (5, 6, 7, 8):
