@@ -157,6 +157,9 @@ def shorten_payloads(obj: Any, call: Call) -> Any:
 
 
 def send(native: NativeRequest, adapter: Any, timeout: float) -> dict[str, Any]:
+    """POST the native request; an adapter with its own transport (e.g. boto3) defines ``send``."""
+    if hasattr(adapter, "send"):
+        return adapter.send(native, timeout)
     try:
         resp = httpx.request(native.method, native.url, headers=native.headers, json=native.json, timeout=timeout)
     except httpx.TimeoutException as exc:
