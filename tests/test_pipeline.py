@@ -42,6 +42,11 @@ def test_completion_through_every_stage(client, sims, file_server, provider):
     assert job["status"] == "succeeded", job.get("error")
     assert job["stage"] == "done" and job["progress"] == 1.0
     assert job["metadata"] == {"case": provider}
+    steps = [t["step"] for t in job["timeline"]]
+    for i in range(3):  # every resource went through every stage, in order, then the completion
+        mine = [s.split(":")[0] for s in steps if s.endswith(f":{i}")]
+        assert mine == ["fetch", "inspect", "plan", "transform", "deliver"]
+    assert steps[-1] == "complete"
 
     result = job["result"]
     assert result["object"] == "chat.completion"

@@ -52,7 +52,7 @@ class JobStore:
 
     def _keys(self, job_id: str) -> list[str]:
         k = self._key(job_id)
-        return [k, f"{k}:steps", f"{k}:ready"]
+        return [k, f"{k}:steps", f"{k}:ready", f"{k}:timeline"]
 
     # writes -----------------------------------------------------------
     def create(self, record: dict[str, Any], resources: list[dict[str, Any]]) -> None:
@@ -86,10 +86,14 @@ class JobStore:
         return self.set_status(job_id, "running", stage=stage)
 
     def finish_step(self, job_id: str, step: str) -> None:
-        pipe = self.r.pipeline()
-        pipe.sadd(f"{self._key(job_id)}:steps", step)
-        pipe.expire(f"{self._key(job_id)}:steps", self.ttl)
-        pipe.execute()
+        """Count a finished stage step once, and log it with its time for the job's timeline."""
+        key = self._key(job_id)
+        if self.r.sadd(f"{key}:steps", step):
+            pipe = self.r.pipeline()
+            pipe.rpush(f"{key}:timeline", json.dumps({"step": step, "at": round(time.time(), 3)}))
+            pipe.expire(f"{key}:steps", self.ttl)
+            pipe.expire(f"{key}:timeline", self.ttl)
+            pipe.execute()
 
     def update_resource(self, job_id: str, index: int, **fields: Any) -> dict[str, Any]:
         """Merge fields into one resource entry (only that resource's task writes it)."""
@@ -180,6 +184,7 @@ class JobStore:
             "metadata": record.get("metadata") or {},
             "resources": resources,
         }
+        out["timeline"] = [json.loads(x) for x in self.r.lrange(f"{self._key(job_id)}:timeline", 0, -1)]
         for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate"):
             if name in h:
                 out[name] = json.loads(h[name])
