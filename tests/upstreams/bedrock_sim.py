@@ -1,0 +1,226 @@
+"""Amazon Bedrock Runtime simulator: the Converse operation, as boto3 ``bedrock-runtime`` calls it.
+
+Wire format from botocore's service model (``botocore/data/bedrock-runtime/2023-09-30/service-2.json``):
+``POST /model/{modelId}/converse`` (rest-json), ``ImageFormat`` enum png|jpeg|gif|webp,
+``ImageSource`` union bytes|s3Location, ``DocumentFormat`` enum pdf|csv|doc|docx|xls|xlsx|html|txt|md,
+``DocumentBlock.name`` charset (alphanumerics, single whitespace, hyphens, parentheses, square
+brackets), ``Message.content`` notes (≤ 20 images of ≤ 3.75 MB and ≤ 8000 px; ≤ 5 documents of
+≤ 4.5 MB; a document needs a text block beside it), errors as ``{"message"}`` with the error code
+in the ``x-amzn-ErrorType`` header (ValidationException 400, ThrottlingException 429,
+InternalServerException 500, ServiceUnavailableException 503). Also
+https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html.
+Auth: SigV4 ``Authorization`` header checked for presence and format only (or a Bedrock API key
+as ``Bearer``).
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+from .common import (MediaError, Part, b64decode_strict, completion_tokens, describe, inspect_lenient,
+                     inspect_media, load_json_body, prompt_tokens)
+from .controls import SimReject, install_controls, record_parts
+
+IMAGE_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+DOCUMENT_FORMATS = {"pdf": "application/pdf", "csv": "text/plain", "doc": "application/x-cfb",
+                    "docx": "application/zip", "xls": "application/x-cfb", "xlsx": "application/zip",
+                    "html": "text/plain", "txt": "text/plain", "md": "text/plain"}
+VIDEO_FORMATS = ("mkv", "mov", "mp4", "webm", "flv", "mpeg", "mpg", "wmv", "three_gp")
+MAX_IMAGE_BYTES = int(3.75 * 1024 * 1024)
+MAX_SIDE = 8000
+MAX_IMAGES = 20
+MAX_DOCUMENT_BYTES = int(4.5 * 1024 * 1024)
+MAX_DOCUMENTS = 5
+DOC_NAME = re.compile(r"^[A-Za-z0-9()\[\]\-]+(\s[A-Za-z0-9()\[\]\-]+)*$")
+SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=[^/\s]+/\d{8}/[a-z0-9-]+/bedrock/aws4_request,\s*"
+                   r"SignedHeaders=[a-z0-9;-]+,\s*Signature=[0-9a-f]{64}$")
+_TYPES = {400: "ValidationException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
+          424: "ModelErrorException", 429: "ThrottlingException", 500: "InternalServerException",
+          503: "ServiceUnavailableException"}
+
+
+def render_error(exc: SimReject) -> Response:
+    kind = exc.kind or _TYPES.get(exc.status, "InternalServerException")
+    resp = jsonify({"message": exc.message})
+    resp.headers["x-amzn-ErrorType"] = f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+    resp.headers["x-amzn-RequestId"] = f"sim-{time.time_ns()}"
+    return resp
+
+
+def _bad(message: str) -> SimReject:
+    return SimReject(400, message, "ValidationException")
+
+
+def _enum_error(value: Any, where: str, allowed: Any) -> SimReject:
+    """Coral's constraint message (1-based ``member`` indices as the real service prints them)."""
+    return _bad(f"1 validation error detected: Value '{value}' at '{where}' failed to satisfy constraint: "
+                f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+
+
+def create_app(api_key: str = "sim-key") -> Flask:
+    app = Flask("bedrock_sim")
+    install_controls(app, "bedrock", render_error)
+
+    def check_auth() -> None:
+        header = request.headers.get("Authorization", "")
+        if not header:
+            raise SimReject(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+        if header.startswith("Bearer "):
+            if header[7:] != api_key:
+                raise SimReject(403, "The security token included in the request is invalid.",
+                                "UnrecognizedClientException")
+            return
+        if not SIGV4.match(header) or not request.headers.get("X-Amz-Date"):
+            raise SimReject(403, "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
+                            "parameters, and the request needs X-Amz-Date.", "IncompleteSignatureException")
+
+    @app.post("/model/<path:model_id>/converse")
+    def converse(model_id: str) -> Response:
+        check_auth()
+        try:
+            body = load_json_body(request.get_data())
+        except ValueError as exc:
+            raise SimReject(400, str(exc), "SerializationException")
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise _bad("A conversation must start with a user message. Try again with a conversation that "
+                       "starts with a user message.")
+        parts: list[Part] = []
+        record_parts(parts, model_id)
+        counts = {"image": 0, "document": 0}
+        for i, msg in enumerate(messages):
+            _read_message(i, msg, parts, counts)
+        text = describe("bedrock", model_id, parts)
+        p_tok, c_tok = prompt_tokens(parts), completion_tokens(text)
+        return jsonify({
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": p_tok, "outputTokens": c_tok, "totalTokens": p_tok + c_tok},
+            "metrics": {"latencyMs": 1},
+        })
+
+    return app
+
+
+def _read_message(i: int, msg: Any, parts: list[Part], counts: dict[str, int]) -> None:
+    role = msg.get("role") if isinstance(msg, dict) else None
+    if role not in ("user", "assistant"):
+        raise _enum_error(role, f"messages.{i + 1}.member.role", ["user", "assistant"])
+    content = msg.get("content")
+    if not isinstance(content, list) or not content:
+        raise _bad(f"The content field in the Message object at messages.{i} is empty. Add a ContentBlock "
+                   "object to the content field and try again.")
+    has_text = any(isinstance(b, dict) and "text" in b for b in content)
+    for j, block in enumerate(content):
+        where = f"messages.{i + 1}.member.content.{j + 1}.member"
+        if not isinstance(block, dict):
+            continue
+        if "text" in block:
+            parts.append(Part("text", text=str(block["text"])))
+        elif "image" in block:
+            counts["image"] += 1
+            if counts["image"] > MAX_IMAGES:
+                raise _bad(f"Too many images provided: the maximum is {MAX_IMAGES} images per request.")
+            parts.append(_image(where + ".image", f"messages.{i}.content.{j}.image", block["image"]))
+        elif "document" in block:
+            if role != "user":
+                raise _bad("Document blocks are only allowed in user messages.")
+            if not has_text:
+                raise _bad(f"messages.{i}.content: a document block must be accompanied by a text block in "
+                           "the same message.")
+            counts["document"] += 1
+            if counts["document"] > MAX_DOCUMENTS:
+                raise _bad(f"Too many documents provided: the maximum is {MAX_DOCUMENTS} documents per request.")
+            parts.append(_document(where + ".document", f"messages.{i}.content.{j}.document", block["document"]))
+        elif "video" in block:
+            parts.append(_video(where + ".video", block["video"]))
+        else:
+            parts.append(Part("other", declared_mime=",".join(sorted(block))))
+
+
+def _source_bytes(source: Any, where: str) -> tuple[bytes | None, str | None]:
+    """(bytes, None) for ``{"bytes": b64}`` or (None, s3 uri) for ``{"s3Location": {"uri"}}``."""
+    if not isinstance(source, dict) or len(source) != 1:
+        raise _bad(f"{where}.source must set exactly one of bytes, s3Location")
+    if "s3Location" in source:
+        uri = (source["s3Location"] or {}).get("uri", "")
+        if not str(uri).startswith("s3://"):
+            raise _bad(f"{where}.source.s3Location.uri must start with s3://")
+        return None, uri
+    if "bytes" in source:
+        try:
+            data = b64decode_strict(source["bytes"])
+        except MediaError as exc:
+            raise SimReject(400, f"{where}.source.bytes: {exc}", "SerializationException")
+        if not data:
+            raise _bad(f"{where}.source.bytes must not be empty")
+        return data, None
+    if "text" in source or "content" in source:
+        return None, None
+    raise _bad(f"{where}.source must set exactly one of bytes, s3Location")
+
+
+def _image(where: str, path: str, image: dict[str, Any]) -> Part:
+    fmt = image.get("format")
+    if fmt not in IMAGE_FORMATS:
+        raise _enum_error(fmt, where + ".format", IMAGE_FORMATS)
+    data, uri = _source_bytes(image.get("source"), path)
+    if data is None:
+        return Part("image", declared_mime=IMAGE_FORMATS[fmt], source="url", ref=uri)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _bad(f"{path}.source.bytes: image exceeds 3.75 MB maximum: {len(data)} bytes > "
+                   f"{MAX_IMAGE_BYTES} bytes")
+    try:
+        media = inspect_media(data)
+    except MediaError:
+        raise _bad(f"{path}: Unable to process the image bytes (the image is invalid or corrupt).")
+    if media.mime != IMAGE_FORMATS[fmt]:
+        raise _bad(f"{path}: The image was specified with format '{fmt}', but the bytes appear to be "
+                   f"{media.mime or 'unrecognised data'}.")
+    if media.max_side > MAX_SIDE:
+        raise _bad(f"{path}: Image dimensions {media.width}x{media.height} exceed the maximum of "
+                   f"{MAX_SIDE}x{MAX_SIDE} pixels.")
+    return Part("image", media=media, declared_mime=IMAGE_FORMATS[fmt])
+
+
+def _document(where: str, path: str, doc: dict[str, Any]) -> Part:
+    name = doc.get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 200 or not DOC_NAME.match(name):
+        raise _bad("The document file name can only contain alphanumeric characters, whitespace characters, "
+                   "hyphens, parentheses, and square brackets. The name can't contain more than one "
+                   f"consecutive whitespace character. (got {name!r} at {path}.name)")
+    fmt = doc.get("format")
+    source = doc.get("source")
+    data, uri = _source_bytes(source, path)
+    if data is None and uri is None:  # text / content sources carry no file
+        return Part("document", text=str(source.get("text", "")), declared_mime="text", extra={"name": name})
+    if fmt not in DOCUMENT_FORMATS:
+        raise _enum_error(fmt, where + ".format", DOCUMENT_FORMATS)
+    if data is None:
+        return Part("document", declared_mime=fmt, source="url", ref=uri, extra={"name": name})
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise _bad(f"{path}.source.bytes: document exceeds 4.5 MB maximum: {len(data)} bytes > "
+                   f"{MAX_DOCUMENT_BYTES} bytes")
+    try:
+        media = inspect_media(data)
+    except MediaError:
+        raise _bad(f"{path}: Unable to process the document bytes (invalid or corrupt {fmt}).")
+    if media.mime != DOCUMENT_FORMATS[fmt]:
+        raise _bad(f"{path}: The document was specified with format '{fmt}', but the bytes appear to be "
+                   f"{media.mime or 'unrecognised data'}.")
+    if media.encrypted and media.pages is None:
+        raise _bad(f"{path}: The document is password protected.")
+    return Part("document", media=media, declared_mime=fmt, extra={"name": name})
+
+
+def _video(where: str, video: dict[str, Any]) -> Part:
+    fmt = video.get("format")
+    if fmt not in VIDEO_FORMATS:
+        raise _enum_error(fmt, where + ".format", VIDEO_FORMATS)
+    data, uri = _source_bytes(video.get("source"), where)
+    if data is None:
+        return Part("video", declared_mime=fmt, source="url", ref=uri)
+    return Part("video", media=inspect_lenient(data), declared_mime=fmt)

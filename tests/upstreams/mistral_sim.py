@@ -1,0 +1,73 @@
+"""Mistral simulator: ``POST /v1/chat/completions`` with text and image_url parts.
+
+Shapes: github.com/mistralai/client-python ``docs/models/imageurlchunk.md`` and
+``imageurlunion.md`` (``image_url`` is a string or ``{"url"}``). Rules:
+https://docs.mistral.ai/capabilities/vision/ (10 MB per image, 8 images per request, over
+10000x10000 px rejected, png/jpeg/webp and single-frame gif) as restated in
+shared/PROVIDERS.md, plus the product owner's quirk: PNGs with an alpha channel (RGBA, LA,
+palette transparency) fail to decode, so Ferry must flatten them.
+Errors: ``{"object": "error", "message", "type", "param", "code"}``; 401 from the gateway as
+``{"message": "Unauthorized", "request_id"}``.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, jsonify
+
+from .chatlike import bearer_token, chat_completion, read_body, read_parts
+from .common import Media, Part
+from .controls import SimReject, install_controls, record_parts
+
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_IMAGES = 8
+MAX_SIDE = 10000
+
+
+def render_error(exc: SimReject) -> Response:
+    if exc.status == 401:
+        return jsonify({"message": exc.message, "request_id": f"sim{time.time_ns()}"})
+    kind = exc.kind or {429: "rate_limited", 500: "internal_server_error",
+                        503: "service_unavailable"}.get(exc.status, "invalid_request_error")
+    return jsonify({"object": "error", "message": exc.message, "type": kind, "param": exc.param,
+                    "code": exc.code or str(exc.status)})
+
+
+def _bad(message: str) -> SimReject:
+    return SimReject(400, message, "invalid_request_error")
+
+
+def _image_rule(where: str, declared: str | None, media: Media) -> None:
+    if media.mime not in IMAGE_MIMES:
+        raise _bad(f"{where}: unsupported image format {media.mime or 'unknown'}; "
+                   "supported: png, jpeg, webp, gif")
+    if media.size > MAX_IMAGE_BYTES:
+        raise _bad(f"{where}: image is too large: {media.size} bytes > {MAX_IMAGE_BYTES} bytes (10 MB)")
+    if media.max_side > MAX_SIDE:
+        raise _bad(f"{where}: image dimensions {media.width}x{media.height} exceed {MAX_SIDE}x{MAX_SIDE}")
+    if media.mime == "image/gif" and (media.frames or 1) > 1:
+        raise _bad(f"{where}: animated GIFs are not supported ({media.frames} frames); send a single frame")
+    if media.mime == "image/png" and media.has_alpha:
+        raise _bad(f"{where}: Image could not be decoded: PNG with an alpha channel ({media.mode}) "
+                   "is not supported; convert it to RGB")
+
+
+def create_app(api_key: str = "sim-key") -> Flask:
+    app = Flask("mistral_sim")
+    install_controls(app, "mistral", render_error)
+
+    @app.post("/v1/chat/completions")
+    def chat() -> Response:
+        if bearer_token() != api_key:
+            raise SimReject(401, "Unauthorized")
+        raw, body = read_body(_bad)
+        parts: list[Part] = []
+        record_parts(parts, body["model"])
+        read_parts(body["messages"], _bad, _image_rule, parts)
+        images = sum(1 for p in parts if p.kind == "image")
+        if images > MAX_IMAGES:
+            raise _bad(f"Too many images in request: {images} > {MAX_IMAGES}")
+        return jsonify(chat_completion("mistral", raw, body["model"], parts))
+
+    return app
