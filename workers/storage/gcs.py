@@ -27,8 +27,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY
 from workers.errors import StorageError
 from workers.storage.base import Storage
 
-# Helpers shared by the object-store backends (candidates for base.py).
-from workers.storage.s3 import FullReads, object_name, split_uri
+from workers.storage.objects import FullReads, object_name, split_uri
 
 if TYPE_CHECKING:
     from workers.settings import Settings
