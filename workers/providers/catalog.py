@@ -28,30 +28,52 @@ class _Caps(BaseModel):
     max_bytes: int | None = None
     """Per item, raw bytes unless ``counted_on_base64``."""
     counted_on_base64: bool = False
+    max_per_request: int | None = None
     delivery: list[Delivery] = ["inline"]
+    format_labels: dict[str, str] = {}
+    """MIME -> the provider's own format name (Bedrock's lowercase ``png``/``jpeg``/``pdf``)."""
     source: str = ""
 
 
 class ImageCaps(_Caps):
     max_side: int | None = None
+    """Hard limit: a larger side is rejected by the provider."""
     max_pixels: int | None = None
-    max_per_request: int | None = None
     recommended_long_edge: int | None = None
+    """The provider scales larger images down itself, so Ferry never sends more."""
+    recommended_max_pixels: int | None = None
+    low_detail_side: int = 512
+    """``detail: low`` fits the image in a square of this side."""
+    detail_mode: Literal["openai", "fit"] = "fit"
+    """``openai``: low -> 512 box, high -> 2048 box then short side <= 768, auto picks by size."""
     animated: Literal["first_frame", "reject", "ok"] = "first_frame"
+    """What the provider does with animation: reads frame 0 only, refuses it, or uses it."""
     alpha: bool = True
-    token_formula: Literal["openai_tiles", "anthropic_pixels", "gemini_tiles", "fixed", "none"] = "none"
+    """False: transparency breaks the provider (Mistral), flatten onto white."""
+    token_formula: Literal["openai_tiles", "anthropic_pixels", "gemini_tiles", "patches", "tiles", "none"] = "none"
+    tokens_base: int = 0
+    tokens_per_tile: int = 0
+    tile_size: int = 512
+    patch_size: int = 16
+    max_tiles: int | None = None
+    tokens_source: str = ""
 
 
 class DocumentCaps(_Caps):
     max_pages: int | None = None
+    needs_text_block: bool = False
+    name_pattern: str | None = None
+    """Regex a document name must match (Bedrock: letters, digits, single spaces, - ( ) [ ])."""
 
 
 class AudioCaps(_Caps):
     max_seconds: float | None = None
+    transcode_to: str | None = None
+    """Target MIME when the input's format is not accepted."""
 
 
 class VideoCaps(_Caps):
-    pass
+    max_seconds: float | None = None
 
 
 class ModelEntry(BaseModel):
@@ -104,6 +126,23 @@ class ModelCaps(BaseModel):
 
     def caps_for(self, kind: Kind) -> _Caps | None:
         return getattr(self, kind)
+
+    def raw_byte_cap(self, kind: Kind) -> int | None:
+        """Largest raw (pre-base64) size one item of ``kind`` may have inline: the per-item cap and the
+        whole-request cap, each converted from base64 bytes where the provider counts those."""
+        caps = self.caps_for(kind)
+        limits: list[int] = []
+        if caps is not None and caps.max_bytes:
+            limits.append(caps.max_bytes * 3 // 4 if caps.counted_on_base64 else caps.max_bytes)
+        if self.request_max_bytes:
+            limits.append(self.request_max_bytes * 3 // 4)
+        return min(limits) if limits else None
+
+    @property
+    def features(self) -> list[str]:
+        """``/v1/models`` feature flags: vision, pdf, audio_input, video_input."""
+        names = {"image": "vision", "document": "pdf", "audio": "audio_input", "video": "video_input"}
+        return [name for kind, name in names.items() if getattr(self, kind) is not None]
 
 
 _MODALITY = {"image": "image", "document": "file", "audio": "audio", "video": "video"}

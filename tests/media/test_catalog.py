@@ -1,0 +1,65 @@
+"""The catalog as data: seven providers, each limit with its source, quirks present."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from workers.errors import Unprocessable
+from workers.providers.catalog import get_catalog
+
+PROVIDERS = {"openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere"}
+
+
+def test_seven_providers_with_their_adapters() -> None:
+    cat = get_catalog()
+    assert set(cat.providers) == PROVIDERS
+    for name, entry in cat.providers.items():
+        assert entry.adapter == name
+        assert entry.models, name
+
+
+@pytest.mark.parametrize("model", get_catalog().model_ids())
+def test_every_kind_has_formats_and_a_source(model: str) -> None:
+    caps = get_catalog().resolve(model)
+    assert caps.id == model and caps.adapter and caps.default_base_url
+    for kind in ("image", "document", "audio", "video"):
+        kc = caps.caps_for(kind)
+        if kc is None:
+            continue
+        assert kc.formats and kc.source.startswith(("http", "estimate")), (model, kind)
+        if kind == "image" and kc.token_formula != "none":
+            assert kc.tokens_source
+
+
+def test_quirks_are_data() -> None:
+    cat = get_catalog()
+    assert cat.resolve("openai/gpt-4o").image.animated == "first_frame"
+    assert cat.resolve("mistral/pixtral-large-latest").image.alpha is False
+    assert cat.resolve("xai/grok-4").image.formats == ["image/jpeg", "image/png"]
+    bedrock = cat.resolve("bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0")
+    assert bedrock.image.max_bytes == 3_750_000 and bedrock.document.max_bytes == 4_500_000
+    assert re.fullmatch(bedrock.document.name_pattern, "Quarterly report (v2) [final]")
+    assert not re.fullmatch(bedrock.document.name_pattern, "report_v2.pdf")
+    assert cat.resolve("cohere/command-a-vision-07-2025").image is not None
+    assert cat.resolve("cohere/command-a-03-2025").image is None
+    assert cat.resolve("gemini/gemini-2.5-flash").request_max_bytes == 20_000_000
+    assert cat.resolve("gemini/gemini-2.5-flash").raw_byte_cap("image") == 15_000_000
+    assert cat.resolve("anthropic/claude-sonnet-4-5").raw_byte_cap("image") == 5_242_880 * 3 // 4
+
+
+def test_model_overrides_merge_over_provider_defaults() -> None:
+    mini = get_catalog().resolve("openai/gpt-4o-mini").image
+    assert (mini.tokens_base, mini.tokens_per_tile) == (2833, 5667)
+    assert mini.formats == get_catalog().resolve("openai/gpt-4o").image.formats
+
+
+def test_features_follow_modalities() -> None:
+    cat = get_catalog()
+    assert cat.resolve("gemini/gemini-2.5-pro").features == ["vision", "pdf", "audio_input", "video_input"]
+    assert cat.resolve("openai/gpt-4o-audio-preview").features == ["audio_input"]
+
+
+def test_unknown_model_names_the_known_ones() -> None:
+    with pytest.raises(Unprocessable, match="xai models"):
+        get_catalog().resolve("xai/grok-99")
