@@ -1,12 +1,15 @@
 """Bearer keys -> tenants (FERRY_API_KEYS; a documented local key when unset)."""
 from __future__ import annotations
 
+import hashlib
 import hmac
+from functools import lru_cache
 
 from flask import current_app, g, request
 
 from workers.context import Context
 from workers.errors import Unauthorized
+from workers.settings import Settings
 
 
 def context() -> Context:
@@ -18,9 +21,16 @@ def require_tenant() -> str:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("missing bearer key: send 'Authorization: Bearer <key>'")
-    key = key.strip()
-    for known, tenant in context().settings.tenant_keys().items():
-        if hmac.compare_digest(known.encode(), key.encode()):
+    presented = hashlib.sha256(key.strip().encode()).digest()
+    for known, tenant in _key_digests(context().settings.api_keys):
+        if hmac.compare_digest(known, presented):
             g.tenant = tenant
             return tenant
     raise Unauthorized("invalid API key")
+
+
+@lru_cache(maxsize=8)
+def _key_digests(api_keys: str | None) -> tuple[tuple[bytes, str], ...]:
+    """sha256 digest of each configured key -> tenant: keys are compared (and kept) hashed, never
+    written to Redis or logs."""
+    return tuple((hashlib.sha256(k.encode()).digest(), t) for k, t in Settings(FERRY_API_KEYS=api_keys).tenant_keys().items())

@@ -4,6 +4,8 @@
     ferry serve | ferry worker     one process each (what Procfile runs)
     ferry submit FILE... --model M --prompt P [--wait] [--dry-run]
     ferry wait JOB_ID
+    ferry batch DIR --model M --prompt P --out results.jsonl   (resumable)
+    ferry models [--vision] [--output image|audio]
 """
 from __future__ import annotations
 
@@ -91,6 +93,7 @@ def up(port: int, demo: bool, exit_after: bool) -> None:
     env = dict(os.environ)
     env["REDIS_URL"] = redis_url(settings)  # children share the one we start (or the given one)
     env["FERRY_DATA_DIR"] = str(settings.data_dir.resolve())
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # glibc arenas inflate decoder RSS (bench/p1_image_resize.py)
     console.print(f"[bold]redis[/] {env['REDIS_URL']} ({'given' if settings.redis_url else 'embedded'})")
     sims = None
     if demo:
@@ -170,6 +173,13 @@ def _show_progress(job: dict[str, Any]) -> None:
     console.print(f"  {job['id']}  {job['status']:<9} stage={job.get('stage'):<10} progress={job.get('progress')}")
 
 
+def _show_timeline(job: dict[str, Any]) -> None:
+    """Every stage step the workers finished, with milliseconds since submission."""
+    start = job["created_at"]
+    steps = [f"{t['step']} +{int((t['at'] - start) * 1000)}ms" for t in job.get("timeline", [])]
+    console.print("  stages: " + " → ".join(steps))
+
+
 def run_demo(client: FerryClient) -> bool:
     """Dry runs show each provider's native request; real runs go to the simulators."""
     ok = True
@@ -183,6 +193,7 @@ def run_demo(client: FerryClient) -> bool:
         job = client.wait(client.submit({"request": _sample_request(model, "Describe the image and the PDF.")})["id"],
                           on_update=_show_progress)
         ok &= job["status"] == "succeeded"
+        _show_timeline(job)
         if job["status"] == "succeeded":
             msg = job["result"]["choices"][0]["message"]["content"]
             console.print(f"  answer: {msg}\n  usage: {job['result']['usage']}")
@@ -239,6 +250,12 @@ def _finish(client: FerryClient, job_id: str, timeout: float = 600.0) -> None:
     click.echo(json.dumps(out, indent=2))
     if job["status"] != "succeeded":
         sys.exit(1)
+
+
+from app.cli_batch import batch, models  # noqa: E402  (ferry batch DIR, ferry models)
+
+main.add_command(batch)
+main.add_command(models)
 
 
 if __name__ == "__main__":

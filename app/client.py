@@ -49,6 +49,10 @@ class FerryClient:
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._check(self.http.delete(f"/v1/jobs/{job_id}"))
 
+    def models(self, **filters: str) -> dict[str, Any]:
+        """GET /v1/models with filters such as supported_parameters=vision, output_modalities=image."""
+        return self._check(self.http.get("/v1/models", params=filters))
+
     def wait(
         self, job_id: str, timeout: float = 300.0, interval: float = 0.2,
         on_update: Callable[[dict[str, Any]], None] | None = None,

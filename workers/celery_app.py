@@ -8,6 +8,7 @@ the provider for minutes.
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_ready
 from kombu import Queue
 
 from workers.embedded_redis import celery_url, redis_url
@@ -55,3 +56,14 @@ def make_celery() -> Celery:
 
 app = make_celery()
 celery = app
+
+
+@worker_ready.connect
+def _start_reaper(**_: object) -> None:
+    """Every worker's main process runs the reaper thread (workers/reaper.py: re-enqueues steps that
+    stopped making progress; a Redis lock lets one worker at a time do a pass). FERRY_REAPER_INTERVAL=0
+    turns it off."""
+    from workers.context import Context
+    from workers.reaper import start_thread
+
+    start_thread(Context(get_settings()))

@@ -37,6 +37,26 @@ class Settings(BaseSettings):
     upstream_timeout: float = Field(default=300.0, alias="FERRY_UPSTREAM_TIMEOUT")
     job_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="FERRY_JOB_TTL_SECONDS")
     max_deliveries: int = Field(default=3, alias="FERRY_MAX_DELIVERIES")
+    # OpenAI-compatible API (issue 6): chat waits, Ferry files, batches, webhooks.
+    chat_timeout: float = Field(default=300.0, alias="FERRY_CHAT_TIMEOUT")
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, alias="FERRY_MAX_FILE_BYTES")
+    max_batch_lines: int = Field(default=50_000, alias="FERRY_MAX_BATCH_LINES")
+    webhook_timeout: float = Field(default=10.0, alias="FERRY_WEBHOOK_TIMEOUT")
+    webhook_max_attempts: int = Field(default=50, alias="FERRY_WEBHOOK_MAX_ATTEMPTS")
+    webhook_retry_base: float = Field(default=2.0, alias="FERRY_WEBHOOK_RETRY_BASE")
+    webhook_retry_max: float = Field(default=600.0, alias="FERRY_WEBHOOK_RETRY_MAX")
+    # -- issue 7: idempotency, retries, crash recovery (workers/idempotency.py, workers/reaper.py)
+    idempotency_ttl: int = Field(default=24 * 3600, alias="FERRY_IDEMPOTENCY_TTL")
+    retry_after_max: float = Field(default=60.0, alias="FERRY_RETRY_AFTER_MAX")
+    reaper_interval: float = Field(default=10.0, alias="FERRY_REAPER_INTERVAL")
+    lease_seconds: float = Field(default=15.0, alias="FERRY_LEASE_SECONDS")
+    queue_deadline: float = Field(default=300.0, alias="FERRY_QUEUE_DEADLINE")
+    reaper_max_requeues: int = Field(default=3, alias="FERRY_REAPER_MAX_REQUEUES")
+    #: Test hook only: "stage:seconds[,stage:seconds]" sleeps inside that stage (crash-safety tests).
+    test_stage_delay: str | None = Field(default=None, alias="FERRY_TEST_STAGE_DELAY")
+    staging: str | None = Field(default=None, alias="FERRY_STAGING")
+    url_cache_seconds: int = Field(default=300, alias="FERRY_URL_CACHE_SECONDS")
+    presign_seconds: int = Field(default=3600, alias="FERRY_PRESIGN_SECONDS")
 
     openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
@@ -50,6 +70,8 @@ class Settings(BaseSettings):
     xai_base_url: str | None = Field(default=None, alias="XAI_BASE_URL")
     cohere_api_key: str | None = Field(default=None, alias="COHERE_API_KEY")
     cohere_base_url: str | None = Field(default=None, alias="COHERE_BASE_URL")
+    aws_region: str | None = Field(default=None, alias="AWS_REGION")
+    """Bedrock's region when set (botocore itself reads only AWS_DEFAULT_REGION)."""
 
     def tenant_keys(self) -> dict[str, str]:
         """Bearer key -> tenant, from ``key=tenant,key2=tenant2`` (or the local default)."""
@@ -67,10 +89,26 @@ class Settings(BaseSettings):
         return pairs
 
     def provider_key(self, provider: str) -> str | None:
+        if provider == "bedrock":
+            return _aws_credentials()  # boto3 resolves AWS credentials itself
         return getattr(self, f"{provider}_api_key", None)
+
+    def staging_uris(self) -> list[str]:
+        """Where outputs are staged for URL / s3:// / gs:// delivery: FERRY_STAGING, else cloud FERRY_STORAGE."""
+        if self.staging:
+            return [u.strip() for u in self.staging.split(",") if u.strip()]
+        return [self.storage] if self.storage.startswith(("s3://", "gs://")) else []
 
     def provider_base_url(self, provider: str) -> str | None:
         return getattr(self, f"{provider}_base_url", None)
+
+
+def _aws_credentials() -> str | None:
+    """``"aws:<access key id>"`` when boto3 finds credentials (env, profile, role), else None."""
+    import boto3
+
+    creds = boto3.session.Session().get_credentials()
+    return f"aws:{creds.access_key}" if creds is not None else None
 
 
 @lru_cache(maxsize=1)

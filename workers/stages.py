@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ import httpx
 
 from workers.blobs import blob_key, get_blob, put_blob
 from workers.context import Context
-from workers.delivery.deliver import deliver_outputs
+from workers.delivery.deliver import deliver_outputs, fit_request, refresh_stale_files
+from workers.delivery.dedupe import fetch_once, transform_once
+from workers.delivery.sources import fetch_cloud, youtube_passthrough
 from workers.errors import FerryError, StorageError, Unprocessable, UpstreamError
 from workers.fetch import download
 from workers.media.inspect import inspect_file
@@ -36,18 +39,39 @@ def fetch(ctx: Context, job_id: str, index: int) -> None:
             raise StorageError("inline data stored at submit time is missing from storage")
         return
     if src["kind"] == "url":
+        src.update(fetch_once(ctx, src["url"], lambda: _download(ctx, src["url"])))  # once per URL, across jobs
+        ctx.store.update_resource(job_id, index, source=src)
+        return
+    if src["kind"] in ("s3", "gs"):
+        src.update(fetch_cloud(ctx, src["url"]))
+        ctx.store.update_resource(job_id, index, source=src)
+        return
+    if src["kind"] == "youtube":  # not fetched: Gemini reads it (workers.delivery.sources)
+        ctx.store.update_resource(job_id, index, **youtube_passthrough(src["url"]))
+        return
+    if src["kind"] == "file_id":  # a Ferry file (POST /v1/files) of the job's own tenant
+        from workers.ferry_files import to_blob
+
         with _tmpdir() as tmp:
-            got = download(src["url"], Path(tmp) / "download", ctx.settings)
-            put_blob(ctx.storage, got.path, got.sha256)
-        src.update(bytes=got.size, sha256=got.sha256, content_type=got.content_type, final_url=got.final_url)
+            got = to_blob(ctx, ctx.store.record(job_id)["tenant"], src["url"], Path(tmp))
+        src.update(got, filename=src.get("filename") or got["filename"])
         ctx.store.update_resource(job_id, index, source=src)
         return
     raise Unprocessable(f"{src['kind']} sources are not supported yet")
 
 
+def _download(ctx: Context, url: str) -> dict[str, Any]:
+    with _tmpdir() as tmp:
+        got = download(url, Path(tmp) / "download", ctx.settings)
+        put_blob(ctx.storage, got.path, got.sha256)
+    return {"bytes": got.size, "sha256": got.sha256, "content_type": got.content_type, "final_url": got.final_url}
+
+
 def inspect(ctx: Context, job_id: str, index: int) -> None:
     res = ctx.store.resource(job_id, index)
     src = res["source"]
+    if src["kind"] == "youtube":
+        return
     with _tmpdir() as tmp:
         facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"))
     src["mime"] = facts["mime"]
@@ -61,6 +85,8 @@ def inspect(ctx: Context, job_id: str, index: int) -> None:
 def plan(ctx: Context, job_id: str, index: int) -> None:
     record = ctx.store.record(job_id)
     res = ctx.store.resource(job_id, index)
+    if res["source"]["kind"] == "youtube":
+        return
     caps = ctx.catalog.resolve(record["model"])
     options = {"detail": res.get("detail", "auto"), **(record.get("options") or {})}
     steps = plan_resource(res["facts"], caps, options)
@@ -69,6 +95,13 @@ def plan(ctx: Context, job_id: str, index: int) -> None:
 
 def transform(ctx: Context, job_id: str, index: int) -> None:
     res = ctx.store.resource(job_id, index)
+    if res["source"]["kind"] == "youtube":
+        return
+    outputs = transform_once(ctx, res, lambda: _transform(ctx, res))  # once per (source, recipe), across jobs
+    ctx.store.update_resource(job_id, index, outputs=outputs)
+
+
+def _transform(ctx: Context, res: dict[str, Any]) -> list[dict[str, Any]]:
     outputs: list[dict[str, Any]] = []
     with _tmpdir() as tmp:
         src = get_blob(ctx.storage, res["source"]["sha256"], Path(tmp) / "src")
@@ -78,7 +111,7 @@ def transform(ctx: Context, job_id: str, index: int) -> None:
                 out["bytes"] = Path(path).stat().st_size
                 out["sha256"] = put_blob(ctx.storage, Path(path), content_type=out.get("mime"))
             outputs.append(out)
-    ctx.store.update_resource(job_id, index, outputs=outputs)
+    return outputs
 
 
 def deliver(ctx: Context, job_id: str, index: int) -> None:
@@ -156,12 +189,38 @@ def shorten_payloads(obj: Any, call: Call) -> Any:
     return walk(obj)
 
 
-def send(native: NativeRequest, adapter: Any, timeout: float) -> dict[str, Any]:
-    """POST the native request; an adapter with its own transport (e.g. boto3) defines ``send``."""
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP-date (RFC 9110 §10.2.3); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def send(native: NativeRequest, adapter: Any, timeout: float, idempotency_key: str | None = None) -> dict[str, Any]:
+    """POST the native request; an adapter with its own transport (e.g. boto3) defines ``send``.
+
+    Transport failures (timeouts, resets) and 429/5xx answers raise retryable UpstreamErrors; a
+    ``Retry-After`` header rides along as ``exc.retry_after`` (seconds) for the retry delay.
+    ``idempotency_key`` (stable per job) is sent as ``Idempotency-Key`` so a redelivered
+    ``complete`` can be de-duplicated by providers that honour it.
+    """
     if hasattr(adapter, "send"):
         return adapter.send(native, timeout)
+    headers = dict(native.headers)
+    if idempotency_key and not any(k.lower() == "idempotency-key" for k in headers):
+        headers["Idempotency-Key"] = idempotency_key
     try:
-        resp = httpx.request(native.method, native.url, headers=native.headers, json=native.json, timeout=timeout)
+        resp = httpx.request(native.method, native.url, headers=headers, json=native.json, timeout=timeout)
     except httpx.TimeoutException as exc:
         raise UpstreamError(f"{native.url} timed out after {timeout:g} s", retryable=True) from exc
     except httpx.HTTPError as exc:
@@ -171,7 +230,9 @@ def send(native: NativeRequest, adapter: Any, timeout: float) -> dict[str, Any]:
     except ValueError:
         body = resp.text
     if resp.status_code >= 400:
-        raise adapter.parse_error(resp.status_code, body)
+        err = adapter.parse_error(resp.status_code, body)
+        err.retry_after = retry_after_seconds(resp.headers.get("retry-after"))
+        raise err
     if not isinstance(body, dict):
         raise UpstreamError(f"{native.url} answered {resp.status_code} with a non-JSON body")
     return body
@@ -179,16 +240,27 @@ def send(native: NativeRequest, adapter: Any, timeout: float) -> dict[str, Any]:
 
 def complete(ctx: Context, job_id: str) -> None:
     record = ctx.store.record(job_id)
+    fit_request(ctx, job_id, ctx.catalog.resolve(record["model"]))  # sum of inline parts <= request_max_bytes
     call = build_call(ctx, job_id)
     adapter = get_adapter(ctx.catalog.resolve(record["model"]).adapter)
     native = adapter.build_request(call)
     ctx.store.put_field(job_id, "provider_request", shorten_payloads(native.public(), call))
     if record.get("dry_run"):
-        ctx.store.succeed(job_id, None)
+        from workers.estimate import delivery_plan, usage_estimate
+
+        resources = ctx.store.resources(job_id)
+        ctx.store.succeed(job_id, None, delivery_plan=delivery_plan(resources),
+                          usage_estimate=usage_estimate(record, resources))
         return
     if not call.api_key:
         raise Unprocessable(f"{call.provider.upper()}_API_KEY is not set on the workers", param="request.model")
-    body = send(native, adapter, ctx.settings.upstream_timeout)
+    try:
+        body = send(native, adapter, ctx.settings.upstream_timeout, idempotency_key=f"ferry-{job_id}")
+    except UpstreamError as exc:  # a cached file id the provider no longer has: re-upload once, retry
+        if not refresh_stale_files(ctx, job_id, ctx.catalog.resolve(record["model"]), exc):
+            raise
+        native = adapter.build_request(build_call(ctx, job_id))
+        body = send(native, adapter, ctx.settings.upstream_timeout, idempotency_key=f"ferry-{job_id}-refreshed")
     ctx.store.succeed(job_id, adapter.parse_response(body, call))
 
 

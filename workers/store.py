@@ -80,7 +80,14 @@ class JobStore:
         argv: list[str] = [status, str(_now())]
         for name, value in fields.items():
             argv += [name, value if isinstance(value, str) else json.dumps(value)]
-        return self._set_status(keys=[self._key(job_id)], args=argv) == 1
+        moved = self._set_status(keys=[self._key(job_id)], args=argv) == 1
+        if moved and status in ("failed", "canceled"):
+            # Success queues ``notify`` from ``complete``; failure and cancel can happen anywhere
+            # (any stage, the reaper, the API), so the transition itself queues it (once per job).
+            from workers.pipeline import notify  # late: the pipeline sits above the store
+
+            notify.delay(job_id)
+        return moved
 
     def start_stage(self, job_id: str, stage: str) -> bool:
         return self.set_status(job_id, "running", stage=stage)

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from workers.settings import get_settings
+
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan
@@ -47,12 +49,14 @@ def sims() -> Iterator[dict[str, Any]]:
     servers = server.run_all()
     saved = {k: os.environ.get(k) for k in server.env_for(servers)}
     os.environ.update(server.env_for(servers))
+    get_settings.cache_clear()  # settings are read once; these variables must be seen
     yield servers
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+    get_settings.cache_clear()
     server.stop_all(servers)
 
 

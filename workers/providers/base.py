@@ -123,3 +123,44 @@ def upstream_error(provider: str, status: int, body: Any) -> UpstreamError:
         upstream_status=status,
         status=status if status in (400, 401, 403, 404, 413, 422, 429) else 502,
     )
+
+
+# -- helpers for the OpenAI-compatible chat APIs (Mistral, xAI, Cohere's content parts) ----------------
+
+def media_url(p: Part) -> str:
+    """The part as a URL: its delivered URL, or a base64 data URI."""
+    return p.url or f"data:{p.mime};base64,{p.data_b64}"
+
+
+def chat_messages(call: Call, part: Any) -> list[dict[str, Any]]:
+    """OpenAI-style ``messages``: text-only turns other than the user's as plain strings,
+    the rest as lists of ``part(p)`` content parts."""
+    out: list[dict[str, Any]] = []
+    for m in call.messages:
+        if all(p.type == "text" for p in m.parts) and m.role != "user":
+            out.append({"role": m.role, "content": "\n".join(p.text or "" for p in m.parts)})
+        else:
+            out.append({"role": m.role, "content": [part(p) for p in m.parts]})
+    return out
+
+
+def bearer_json(url: str, api_key: str | None, body: dict[str, Any]) -> NativeRequest:
+    return NativeRequest("POST", url, {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+                         body, redact_headers=("authorization",))
+
+
+def openai_like_completion(provider: str, body: dict[str, Any], call: Call) -> dict[str, Any]:
+    """Normalise an OpenAI-shaped answer from another provider into Ferry's chat.completion."""
+    choice = (body.get("choices") or [{}])[0]
+    content = (choice.get("message") or {}).get("content") or ""
+    if isinstance(content, list):  # Mistral may answer with chunks
+        content = "".join(c.get("text", "") for c in content if isinstance(c, dict))
+    usage = body.get("usage") or {}
+    return completion(
+        id=body.get("id"),
+        model=f"{provider}/{body.get('model') or call.model}",
+        text=content,
+        finish_reason=choice.get("finish_reason") or "stop",
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+    )

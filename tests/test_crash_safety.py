@@ -1,0 +1,249 @@
+"""Crash safety (issue 7.4) with real processes and signals.
+
+A private stack — its own embedded Redis and data dir, a gunicorn web process and Celery
+workers started here (not the session worker, which consumes another Redis) — so timing is
+ours. For each stage (fetch, transform, deliver, complete, notify) a worker holds the stage
+open (``FERRY_TEST_STAGE_DELAY``, workers/reaper.py), is ``SIGKILL``ed — main process and pool
+children — mid-stage, a fresh worker starts, and the job must finish with every step recorded
+once and the provider called once. Recovery comes from the reaper (a dead main process's
+unacked message would only return after visibility_timeout, 900 s).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import redis
+
+from tests.conftest import CORPUS, ROOT, TERMINAL
+from tests.helpers import data_uri, image_part, job_body
+from tests.services import free_port
+from workers.embedded_redis import start_embedded, stop_embedded
+from workers.reaper import lease_key
+
+AUTH = {"Authorization": "Bearer ferry-local-key"}
+STEP = {"fetch": "fetch:0", "transform": "transform:0", "deliver": "deliver:0", "complete": "complete",
+        "notify": "notify"}
+COMPLETION = "/chat/completions"
+SUMMARY = {"jobs": 0, "lost": 0, "kills": 0}
+
+
+class Stack:
+    def __init__(self, sims: dict[str, Any]) -> None:
+        self.sims = sims
+        self.dir = Path(tempfile.mkdtemp(prefix="ferry-crash-"))
+        self.redis_url = f"unix://{start_embedded(self.dir)}"
+        self.r = redis.Redis.from_url(self.redis_url)
+        self.env = {k: v for k, v in os.environ.items() if k != "FERRY_TEST_STAGE_DELAY"}
+        self.env.update({
+            "REDIS_URL": self.redis_url, "FERRY_DATA_DIR": str(self.dir), "FERRY_ALLOW_PRIVATE_URLS": "1",
+            "FERRY_LEASE_SECONDS": "2", "FERRY_REAPER_INTERVAL": "0.5", "FERRY_QUEUE_DEADLINE": "4",
+            "FERRY_REAPER_MAX_REQUEUES": "3",
+        })
+        self.procs: list[subprocess.Popen[bytes]] = []
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.web = self._spawn("web", [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
+                                       "--threads", "4", "app:create_app()"], self.env)
+        self.http = httpx.Client(base_url=self.url, headers=AUTH, timeout=10)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if self.http.get("/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and self.web.poll() is None, self._tail("web")
+            time.sleep(0.1)
+        self.n = 0
+
+    def _tail(self, name: str) -> str:
+        return (self.dir / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.dir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group: we kill it whole
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, delay: str | None = None) -> subprocess.Popen[bytes]:
+        self.n += 1
+        name = f"worker{self.n}"
+        env = dict(self.env)
+        if delay:
+            env["FERRY_TEST_STAGE_DELAY"] = delay
+        proc = self._spawn(name, [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+                                  "-Q", "io,cpu,llm", "-P", "prefork", "-c", "2", "--loglevel", "INFO",
+                                  "--without-gossip", "--without-mingle", "--without-heartbeat",
+                                  "-n", f"crash{self.n}-{os.getpid()}@%h"], env)
+        deadline = time.monotonic() + 60
+        while b" ready." not in (self.dir / f"{name}.log").read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, self._tail(name)
+            time.sleep(0.1)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> list[int]:
+        """SIGKILL the worker's main process and its pool children (its process group)."""
+        pids = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        SUMMARY["kills"] += 1
+        return pids
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+    def submit(self, tag: str) -> str:
+        img = image_part(data_uri(CORPUS / "images" / "hopper.jpg", "image/jpeg"))
+        resp = self.http.post("/v1/jobs", json=job_body("openai/gpt-4o", img, text=f"crash {tag}"))
+        assert resp.status_code == 202, resp.text
+        SUMMARY["jobs"] += 1
+        return resp.json()["id"]
+
+    def wait(self, job_id: str, timeout: float = 40) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.http.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] in TERMINAL:
+                return job
+            if time.monotonic() > deadline:
+                SUMMARY["lost"] += 1
+                raise AssertionError(f"job {job_id} stuck: {job['status']} at {job.get('stage')}\n"
+                                     + "\n".join(self._tail(f"worker{i}")[-1500:] for i in range(1, self.n + 1)))
+            time.sleep(0.1)
+
+    def wait_for(self, what: str, cond: Any, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    def completions(self, job_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.sims["openai"].state.log() if COMPLETION in e["path"]
+                and e["headers"].get("idempotency-key") == f"ferry-{job_id}"]
+
+    def close(self) -> None:
+        for p in self.procs:
+            self.stop(p)
+        stop_embedded(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack(sims: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Stack]:
+    s = Stack(sims)
+    yield s
+    s.close()
+    with request.config.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print(f"\n[crash safety] {SUMMARY['jobs']} jobs, {SUMMARY['kills']} SIGKILLs, {SUMMARY['lost']} lost")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _assert_once(stack: Stack, job: dict[str, Any], calls: int = 1) -> None:
+    assert job["status"] == "succeeded", job.get("error")
+    # "complete" is logged just after the status flips to succeeded: give it a moment
+    stack.wait_for("the timeline", lambda: len(stack.http.get(f"/v1/jobs/{job['id']}").json()["timeline"]) >= 6, 5)
+    time.sleep(0.2)
+    steps = [t["step"] for t in stack.http.get(f"/v1/jobs/{job['id']}").json()["timeline"]]
+    assert sorted(steps) == sorted(["fetch:0", "inspect:0", "plan:0", "transform:0", "deliver:0", "complete"])
+    assert job["result"]["choices"][0]["message"]["content"].startswith("sim:openai")
+    got = stack.completions(job["id"])
+    assert len(got) == calls and all(c["status"] == 200 for c in got), got
+    blobs = list((stack.dir / "storage").rglob(job["resources"][0]["source"]["sha256"]))
+    assert len(blobs) == 1  # content-addressed: stored once however often the step ran
+
+
+@pytest.mark.parametrize("stage", ["fetch", "transform", "deliver", "complete", "notify"])
+def test_sigkill_mid_stage_loses_nothing(stack, stage):
+    a = stack.worker(delay=f"{stage}:60")
+    job_id = stack.submit(stage)
+    step = STEP[stage]
+    stack.wait_for(f"{step} to be held", lambda: stack.r.exists(lease_key(job_id, step)))
+    pids = stack.kill(a)
+    stack.wait_for("the worker and its pool children to die", lambda: not any(_alive(p) for p in pids), 5)
+    b = stack.worker()
+    try:
+        job = stack.wait(job_id)
+        if stage == "notify":
+            stack.wait_for("notify to be re-sent and finish",
+                           lambda: stack.r.exists(f"ferry:job:{job_id}:done:notify"), timeout=20)
+    finally:
+        stack.stop(b)
+    _assert_once(stack, job)
+
+
+def test_sigkill_during_the_provider_call_records_one_completion(stack):
+    """Killed while the provider is answering: the call is repeated with the same Idempotency-Key
+    (at-least-once to the wire; providers that honour the key dedupe it) and the job records one result."""
+    sim = stack.sims["openai"]
+    sim.state.add_fault(delay=4, count=1, path_contains=COMPLETION)
+    a = stack.worker()
+    job_id = stack.submit("in-call")
+    stack.wait_for("complete to be held", lambda: stack.r.exists(lease_key(job_id, "complete")))
+    time.sleep(0.5)  # the request is on the wire, the simulator is sleeping on it
+    stack.kill(a)
+    b = stack.worker()
+    try:
+        job = stack.wait(job_id)
+        stack.wait_for("the first call to be logged", lambda: len(stack.completions(job_id)) == 2, timeout=10)
+    finally:
+        stack.stop(b)
+    _assert_once(stack, job, calls=2)
+    assert len({c["headers"]["idempotency-key"] for c in stack.completions(job_id)}) == 1
+
+
+def test_killed_pool_child_is_redelivered_at_once(stack):
+    """Only the pool child dies: reject_on_worker_lost requeues, the new child takes the dead lease over."""
+    a = stack.worker(delay="transform:2")
+    try:
+        job_id = stack.submit("child")
+        stack.wait_for("transform to be held", lambda: stack.r.exists(lease_key(job_id, "transform:0")))
+        holder = stack.r.get(lease_key(job_id, "transform:0")).decode()
+        child = int(holder.split(":")[-2])
+        assert child != a.pid
+        os.kill(child, signal.SIGKILL)
+        SUMMARY["kills"] += 1
+        started = time.monotonic()
+        job = stack.wait(job_id)
+        assert time.monotonic() - started < 15  # no waiting for a visibility timeout
+    finally:
+        stack.stop(a)
+    _assert_once(stack, job)
+
+
+def test_lost_message_is_requeued_by_the_reaper(stack):
+    """The broker lost the message (e.g. Redis restarted without it): the reaper re-sends the step."""
+    job_id = stack.submit("lost")  # no worker is running: the message waits in the queue...
+    queues = [k for k in stack.r.keys("*") if k.split(b"\x06")[0] in (b"io", b"cpu", b"llm")]
+    assert queues
+    stack.r.delete(*queues)  # ...and is lost
+    b = stack.worker()
+    try:
+        job = stack.wait(job_id)
+    finally:
+        stack.stop(b)
+    _assert_once(stack, job)

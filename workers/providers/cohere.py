@@ -1,0 +1,59 @@
+"""Cohere v2 chat: https://docs.cohere.com/reference/chat
+
+``POST {base}/v2/chat``; content parts are ``text`` and ``image_url {url, detail}`` (vision models
+only); the answer is ``message.content[]`` with ``finish_reason`` in capitals and usage under
+``usage.tokens`` (``billed_units`` as fallback).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from workers.errors import UpstreamError
+from workers.providers.base import (Call, NativeRequest, Part, bearer_json, chat_messages, completion,
+                                    media_url, upstream_error)
+
+_FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls",
+           "ERROR": "stop"}
+_RENAMED = {"top_p": "p", "stop": "stop_sequences", "max_completion_tokens": "max_tokens"}
+_PARAMS = {"max_tokens", "temperature", "seed", "frequency_penalty", "presence_penalty", "response_format",
+           "tools", "k"}
+
+
+def _part(p: Part) -> dict[str, Any]:
+    if p.type == "text":
+        return {"type": "text", "text": p.text}
+    if p.kind == "image":
+        image: dict[str, Any] = {"url": media_url(p)}
+        if p.detail:
+            image["detail"] = p.detail
+        return {"type": "image_url", "image_url": image}
+    raise ValueError(f"cohere adapter cannot send {p.kind}")
+
+
+def build_request(call: Call) -> NativeRequest:
+    body: dict[str, Any] = {"model": call.model, "messages": chat_messages(call, _part)}
+    for name, value in call.params.items():
+        if name in _PARAMS or name in _RENAMED:
+            if name == "stop" and isinstance(value, str):
+                value = [value]
+            body.setdefault(_RENAMED.get(name, name), value)
+    return bearer_json(call.base_url.rstrip("/") + "/v2/chat", call.api_key, body)
+
+
+def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:
+    message = body.get("message") or {}
+    text = "".join(c.get("text", "") for c in message.get("content") or [] if c.get("type") == "text")
+    usage = body.get("usage") or {}
+    tokens = usage.get("tokens") or usage.get("billed_units") or {}
+    return completion(
+        id=body.get("id"),
+        model=f"cohere/{call.model}",
+        text=text,
+        finish_reason=_FINISH.get(body.get("finish_reason") or "", "stop"),
+        prompt_tokens=int(tokens.get("input_tokens", 0)),
+        completion_tokens=int(tokens.get("output_tokens", 0)),
+    )
+
+
+def parse_error(status: int, body: Any) -> UpstreamError:
+    return upstream_error("cohere", status, body)

@@ -1,0 +1,53 @@
+"""Provider Files API clients: upload a file from disk (streamed, never whole in memory), get an id.
+
+One module per provider with ``upload(path, mime, filename, *, base_url, api_key, timeout) -> Uploaded``
+and ``is_stale(status, message) -> bool`` (the provider's way of saying a file id no longer exists).
+Errors are :class:`UpstreamError` at stage ``deliver``: 429/5xx/unreachable are retryable.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from workers.errors import UpstreamError
+from workers.providers.base import error_message
+
+PROVIDERS = ("openai", "anthropic", "gemini")
+
+
+@dataclass
+class Uploaded:
+    id: str
+    """What the chat request references: OpenAI/Anthropic file id, Gemini file URI."""
+    expires_at: float
+
+
+def client_for(provider: str) -> ModuleType | None:
+    if provider not in PROVIDERS:
+        return None
+    return importlib.import_module(f"workers.providers.files_api.{provider}")
+
+
+def request(provider: str, method: str, url: str, timeout: float, **kw: Any) -> httpx.Response:
+    """One HTTP call to a Files API, with transport failures and error statuses translated."""
+    try:
+        resp = httpx.request(method, url, timeout=timeout, **kw)
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"{provider} Files API unreachable ({url}): {exc or type(exc).__name__}",
+                            stage="deliver", retryable=True) from exc
+    if resp.status_code >= 400:
+        try:
+            body: Any = resp.json()
+        except ValueError:
+            body = resp.text
+        status = resp.status_code
+        raise UpstreamError(
+            f"{provider} Files API answered {status} to {method} {httpx.URL(url).path}: {error_message(body)}",
+            stage="deliver", retryable=status == 429 or status >= 500, upstream_status=status,
+            status=502 if status >= 500 else None,
+        )
+    return resp

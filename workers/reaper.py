@@ -1,0 +1,310 @@
+"""Crash safety: step leases with heartbeats, a deadline per pending step, and the reaper.
+
+Celery on Redis redelivers a task whose *pool child* died (``task_reject_on_worker_lost``), but a
+task whose worker *main process* died, or whose message was lost (Redis restarted without it),
+comes back only after ``visibility_timeout`` (900 s) or never. So every step a job still expects
+is tracked in Redis, and a reaper re-enqueues steps that stopped making progress:
+
+``ferry:running`` (sorted set)
+    member ``<job id>|<step>`` (``fetch:0`` … ``deliver:0``, ``complete``, ``notify``), score =
+    the deadline (unix seconds). ``enqueue`` adds the first steps; a finished step is replaced by
+    the next one (:func:`settle`); a running step's deadline is pushed forward by its heartbeat.
+    A queued step must start within ``FERRY_QUEUE_DEADLINE`` (300 s), a running step must
+    heartbeat within ``FERRY_LEASE_SECONDS`` (15 s).
+
+``ferry:job:<id>:lease:<step>`` (string, TTL ``FERRY_LEASE_SECONDS``)
+    ``host:pid:token`` of the process running the step, renewed every third of the TTL by a
+    heartbeat thread. A second delivery of the same step while the holder lives is dropped (the
+    holder carries the chain on); if the holder is dead — same host and its pid is gone, or the
+    lease expired — the new delivery takes over at once. This, and skipping steps already in the
+    job's ``steps`` set, keeps redelivery from running a step twice at the same time.
+
+The reaper (:func:`reap_once`, run every ``FERRY_REAPER_INTERVAL`` seconds by a thread in every
+worker's main process; one of them at a time holds ``ferry:reaper:lock``) looks at overdue
+members: ended jobs are dropped, a step whose lease is alive gets more time, anything else is
+re-enqueued with the rest of its chain — at most ``FERRY_REAPER_MAX_REQUEUES`` times, then the job
+fails with a clear error. Side effects stay idempotent: blobs are content-addressed, ``complete``
+records its result through the status compare-and-set once and sends a per-job
+``Idempotency-Key`` to the provider.
+
+Test hook: ``FERRY_TEST_STAGE_DELAY="transform:3,notify:5"`` sleeps that long inside the stage,
+after its lease is taken, so a test can kill the worker mid-stage. Unset in production.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import redis
+
+if TYPE_CHECKING:
+    from workers.context import Context
+    from workers.settings import Settings
+
+log = logging.getLogger("ferry.reaper")
+
+RUNNING = "ferry:running"
+REQUEUES = "ferry:running:requeues"
+LOCK = "ferry:reaper:lock"
+HOST = socket.gethostname()
+TERMINAL = ("succeeded", "failed", "canceled")
+
+# KEYS[1] lease; ARGV[1] our value, ARGV[2] ttl ms. Renew only our own lease.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# KEYS[1] lease; ARGV[1] our value.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# KEYS[1] lease; ARGV[1] the dead holder's value, ARGV[2] ours, ARGV[3] ttl ms. Take over a dead lease.
+_TAKEOVER = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); return 1
+end
+return 0
+"""
+
+
+def member(job_id: str, step: str) -> str:
+    return f"{job_id}|{step}"
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# -- deadlines --------------------------------------------------------------------
+
+def expect(r: redis.Redis, job_id: str, steps: Iterable[str], within: float) -> None:
+    """These steps of the job must start (or heartbeat) within ``within`` seconds."""
+    deadline = time.time() + within
+    mapping = {member(job_id, s): deadline for s in steps}
+    if mapping:
+        r.zadd(RUNNING, mapping)
+
+
+def settle(r: redis.Redis, job_id: str, step: str, next_steps: Iterable[str] = (), within: float = 300.0) -> None:
+    """``step`` is over: stop tracking it and expect ``next_steps`` instead."""
+    pipe = r.pipeline()
+    pipe.zrem(RUNNING, member(job_id, step))
+    pipe.hdel(REQUEUES, member(job_id, step))
+    nxt = {member(job_id, s): time.time() + within for s in next_steps}
+    if nxt:
+        pipe.zadd(RUNNING, nxt)
+    pipe.execute()
+
+
+# -- leases -------------------------------------------------------------------------
+
+def pid_alive(pid: int) -> bool:
+    """Is ``pid`` a live (non-zombie) process on this host?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def holder_alive(value: str | None) -> bool:
+    """A lease value ``host:pid:token``: alive unless it is on this host and the pid is gone."""
+    if not value:
+        return False
+    parts = value.rsplit(":", 2)
+    if len(parts) != 3:
+        return True
+    host, pid = parts[0], parts[1]
+    if host != HOST:
+        return True  # another machine: trust the TTL
+    try:
+        return pid_alive(int(pid))
+    except ValueError:
+        return True
+
+
+def lease_key(job_id: str, step: str) -> str:
+    return f"ferry:job:{job_id}:lease:{step}"
+
+
+class Lease:
+    """The right to run one step of one job, kept alive by a heartbeat thread while held."""
+
+    def __init__(self, r: redis.Redis, job_id: str, step: str, ttl: float) -> None:
+        self.r, self.job_id, self.step, self.ttl = r, job_id, step, max(ttl, 1.0)
+        self.key = lease_key(job_id, step)
+        self.value = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def acquire(cls, r: redis.Redis, job_id: str, step: str, ttl: float) -> Lease | None:
+        lease = cls(r, job_id, step, ttl)
+        ms = int(lease.ttl * 1000)
+        if r.set(lease.key, lease.value, nx=True, px=ms):
+            return lease
+        held = r.get(lease.key)
+        held_s = _s(held) if held is not None else None
+        if held_s is not None and holder_alive(held_s):
+            return None
+        if r.eval(_TAKEOVER, 1, lease.key, held_s or "", lease.value, ms) == 1:
+            log.warning("job %s: took over %s from dead holder %s", job_id, step, held_s)
+            return lease
+        return None
+
+    def _beat(self) -> None:
+        ms = int(self.ttl * 1000)
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                if self.r.eval(_RENEW, 1, self.key, self.value, ms) == 1:
+                    self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl}, xx=True)
+            except redis.RedisError:  # keep beating; the TTL decides if we were away too long
+                log.warning("job %s: heartbeat for %s failed", self.job_id, self.step, exc_info=True)
+
+    def __enter__(self) -> Lease:
+        self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl})
+        self._thread = threading.Thread(target=self._beat, name=f"lease:{self.step}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        try:
+            self.r.eval(_RELEASE, 1, self.key, self.value)
+        except redis.RedisError:
+            log.warning("job %s: could not release %s", self.job_id, self.step, exc_info=True)
+
+
+@contextmanager
+def tracked(ctx: Context, job_id: str, step: str, next_steps: Iterable[str] = ()) -> Iterator[bool]:
+    """For steps outside ``pipeline._run`` (``notify``): yields False when the step already ran or a
+    live worker holds it; otherwise runs it under a lease and settles it on success."""
+    r = ctx.store.r
+    if is_done(r, job_id, step):
+        settle(r, job_id, step)
+        yield False
+        return
+    lease = Lease.acquire(r, job_id, step, ctx.settings.lease_seconds)
+    if lease is None:
+        yield False
+        return
+    with lease:
+        hold(ctx.settings, step)
+        yield True
+        r.set(f"ferry:job:{job_id}:done:{step}", 1, ex=ctx.settings.job_ttl_seconds)
+        settle(r, job_id, step, next_steps, ctx.settings.queue_deadline)
+
+
+def is_done(r: redis.Redis, job_id: str, step: str) -> bool:
+    """Pipeline steps are done once in the job's ``steps`` set; tracked() steps have a done key."""
+    return bool(r.sismember(f"ferry:job:{job_id}:steps", step) or r.exists(f"ferry:job:{job_id}:done:{step}"))
+
+
+def hold(settings: Settings, stage: str) -> None:
+    """FERRY_TEST_STAGE_DELAY test hook (see the module docstring); a no-op when unset."""
+    if not settings.test_stage_delay:
+        return
+    for item in settings.test_stage_delay.split(","):
+        name, _, seconds = item.partition(":")
+        if name.strip() == stage:
+            time.sleep(float(seconds or 0))
+
+
+# -- the reaper -------------------------------------------------------------------
+
+def requeue(job_id: str, step: str) -> None:
+    """Enqueue ``step`` again, with the rest of its chain."""
+    from celery import chain
+
+    from workers import pipeline
+
+    name, _, index = step.partition(":")
+    if name == "complete":
+        pipeline.complete.delay(job_id)
+    elif name == "notify":
+        pipeline.notify.delay(job_id)
+    elif name in pipeline.RESOURCE_STAGES:
+        rest = pipeline.RESOURCE_STAGES[pipeline.RESOURCE_STAGES.index(name):]
+        chain(*(getattr(pipeline, s).si(job_id, int(index)) for s in rest)).apply_async()
+    else:
+        raise ValueError(f"unknown step {step!r}")
+
+
+def reap_once(ctx: Context, now: float | None = None, limit: int = 500) -> dict[str, int]:
+    """Handle overdue steps once; returns counts (dropped, extended, requeued, failed)."""
+    r, store, settings = ctx.store.r, ctx.store, ctx.settings
+    now = time.time() if now is None else now
+    counts = {"dropped": 0, "extended": 0, "requeued": 0, "failed": 0}
+    for raw in r.zrangebyscore(RUNNING, 0, now, start=0, num=limit):
+        m = _s(raw)
+        job_id, _, step = m.partition("|")
+        status = store.status(job_id)
+        if status is None or (status in TERMINAL and step != "notify") or is_done(r, job_id, step):
+            settle(r, job_id, step)
+            counts["dropped"] += 1
+            continue
+        held = r.get(lease_key(job_id, step))
+        if held is not None and holder_alive(_s(held)):
+            r.zadd(RUNNING, {m: now + settings.lease_seconds}, xx=True)
+            counts["extended"] += 1
+            continue
+        n = r.hincrby(REQUEUES, m, 1)
+        if n > settings.reaper_max_requeues:
+            store.fail(job_id, {"type": "internal_error", "stage": step.partition(":")[0],
+                                "message": f"{step} made no progress after {n - 1} requeues; giving up"})
+            settle(r, job_id, step)
+            counts["failed"] += 1
+            continue
+        log.warning("job %s: %s is overdue (status %s); requeue %d", job_id, step, status, n)
+        r.zadd(RUNNING, {m: now + settings.queue_deadline}, xx=True)
+        requeue(job_id, step)
+        counts["requeued"] += 1
+    return counts
+
+
+def run_forever(ctx: Context, stop: threading.Event | None = None) -> None:
+    """Reap every FERRY_REAPER_INTERVAL seconds (with jitter); one process at a time does it."""
+    stop = stop or threading.Event()
+    interval = ctx.settings.reaper_interval
+    while not stop.wait(interval * (0.8 + 0.4 * random.random())):
+        try:
+            if ctx.store.r.set(LOCK, f"{HOST}:{os.getpid()}", nx=True, px=max(int(interval * 900), 100)):
+                counts = reap_once(ctx)
+                if counts["requeued"] or counts["failed"]:
+                    log.warning("reaper: %s", counts)
+                _sweep_retention(ctx)
+        except Exception:  # the reaper must outlive Redis hiccups
+            log.exception("reaper pass failed")
+
+
+def _sweep_retention(ctx: Context) -> None:
+    try:
+        from workers import retention
+    except ImportError:  # pragma: no cover
+        return
+    retention.sweep(ctx)
+
+
+def start_thread(ctx: Context) -> threading.Thread | None:
+    """Start the reaper in this process (called when a worker is ready); None when disabled."""
+    if ctx.settings.reaper_interval <= 0:
+        return None
+    thread = threading.Thread(target=run_forever, args=(ctx,), name="ferry-reaper", daemon=True)
+    thread.start()
+    return thread
