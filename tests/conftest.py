@@ -29,6 +29,10 @@ DATA_DIR = Path(tempfile.mkdtemp(prefix="ferry-test-"))
 os.environ["FERRY_DATA_DIR"] = str(DATA_DIR)
 os.environ["FERRY_ALLOW_PRIVATE_URLS"] = "1"
 os.environ.pop("FERRY_API_KEYS", None)
+# The session worker signs webhooks with this secret and retries them quickly (tests/test_webhooks.py).
+WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+os.environ["FERRY_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+os.environ["FERRY_WEBHOOK_RETRY_BASE"] = "0.3"
 TERMINAL = ("succeeded", "failed", "canceled")
 AUTH = {"Authorization": "Bearer ferry-local-key"}
 

@@ -194,6 +194,27 @@ def test_anthropic_file_upload_then_cache_hit(client, sims):
     assert len(uploads(sims["anthropic"])) == before + 1  # a hit uploads nothing
 
 
+def test_file_cache_is_per_tenant(worker, sims):
+    """Tenant B sending A's exact bytes uploads its own copy: a cache hit never reveals A's content."""
+    from app import create_app
+    from workers.context import Context
+    from workers.settings import Settings
+
+    c = create_app(Context(Settings(FERRY_API_KEYS="key-a=alpha,key-b=beta"))).test_client()
+    png = data_uri_bytes(fresh_png())
+    before = len(uploads(sims["anthropic"]))
+    jobs = []
+    for key in ("key-a", "key-b", "key-b"):
+        headers = {"Authorization": f"Bearer {key}"}
+        job_id = c.post("/v1/jobs", json=job_body(ANTHROPIC, image_part(png), delivery={"prefer": "file"}),
+                        headers=headers).json["id"]
+        jobs.append(wait_job(c, job_id, headers=headers))
+    assert all(j["status"] == "succeeded" for j in jobs), [j.get("error") for j in jobs]
+    cached = [j["resources"][0]["delivery"]["cached"] for j in jobs]
+    assert cached == [False, False, True]
+    assert len(uploads(sims["anthropic"])) == before + 2
+
+
 def test_stale_file_id_is_reuploaded_once_and_the_call_retried(client, sims):
     png = data_uri_bytes(fresh_png())
     first = submit(client, job_body(ANTHROPIC, image_part(png), delivery={"prefer": "file"}))
@@ -230,7 +251,7 @@ def test_files_api_4xx_fails_at_deliver_and_caches_nothing(client, sims):
     assert err["stage"] == "deliver" and err["upstream_status"] == 400
     assert "anthropic Files API answered 400" in err["message"] and "bad file" in err["message"]
     sha = hashlib.sha256(data).hexdigest()
-    assert FileCache(get_context().redis).get("anthropic", account_of("sim-key"), sha) is None
+    assert FileCache(get_context().redis).get("anthropic", account_of("local\nsim-key"), sha) is None
 
 
 def test_gemini_resumable_upload_for_a_pdf(client, sims):

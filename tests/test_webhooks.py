@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.server
 import io
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,15 +18,11 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-os.environ.setdefault("FERRY_WEBHOOK_SECRET", SECRET)
-os.environ.setdefault("FERRY_WEBHOOK_RETRY_BASE", "0.3")
-
-from tests.conftest import AUTH, wait_job  # noqa: E402
-from tests.helpers import job_body  # noqa: E402
-from workers.context import Context  # noqa: E402
-from workers.settings import Settings  # noqa: E402
-from workers.webhooks import VISIBILITY_MARGIN_CAP, backoff, post  # noqa: E402
+from tests.conftest import AUTH, WEBHOOK_SECRET as SECRET, wait_job
+from tests.helpers import job_body
+from workers.context import Context
+from workers.settings import Settings
+from workers.webhooks import VISIBILITY_MARGIN_CAP, backoff, post
 
 
 class Receiver:

@@ -16,12 +16,13 @@ import httpx
 
 from workers.blobs import blob_key, get_blob, put_blob
 from workers.context import Context
-from workers.delivery.deliver import deliver_outputs, fit_request, refresh_stale_files
+from workers.delivery.deliver import available, deliver_outputs, fit_request, refresh_stale_files
 from workers.delivery.dedupe import fetch_once, transform_once
 from workers.delivery.sources import fetch_cloud, youtube_passthrough
 from workers.errors import FerryError, StorageError, Unprocessable, UpstreamError
 from workers.fetch import download
 from workers.media.inspect import inspect_file
+from workers.delivery.plan import out_of_line_methods
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan
 from workers.providers.base import Call, Message, NativeRequest, Part, get_adapter
@@ -39,7 +40,8 @@ def fetch(ctx: Context, job_id: str, index: int) -> None:
             raise StorageError("inline data stored at submit time is missing from storage")
         return
     if src["kind"] == "url":
-        src.update(fetch_once(ctx, src["url"], lambda: _download(ctx, src["url"])))  # once per URL, across jobs
+        tenant = ctx.store.record(job_id)["tenant"]
+        src.update(fetch_once(ctx, tenant, src["url"], lambda: _download(ctx, src["url"])))  # once per URL and tenant
         ctx.store.update_resource(job_id, index, source=src)
         return
     if src["kind"] in ("s3", "gs"):
@@ -89,6 +91,8 @@ def plan(ctx: Context, job_id: str, index: int) -> None:
         return
     caps = ctx.catalog.resolve(record["model"])
     options = {"detail": res.get("detail", "auto"), **(record.get("options") or {})}
+    # Where a Files API or staging can carry an item, the media planner need not shrink it to fit inline.
+    options["out_of_line"] = out_of_line_methods(caps, res["facts"]["kind"], available(ctx, caps))
     steps = plan_resource(res["facts"], caps, options)
     ctx.store.update_resource(job_id, index, transforms=steps)
 

@@ -38,6 +38,12 @@ def test_large_video_for_gemini_needs_files_api(clip: Path) -> None:
         plan_resource(facts, caps("gemini/gemini-2.5-flash"), {})
 
 
+def test_large_video_for_gemini_is_kept_whole_when_files_api_or_storage_can_carry_it(clip: Path) -> None:
+    facts = {**inspect_file(clip), "bytes": 40_000_000}
+    steps = plan_resource(facts, caps("gemini/gemini-2.5-flash"), {"out_of_line": ["file"]})
+    assert steps[0]["op"] == "keep" and "file" in steps[0]["reason"]
+
+
 @pytest.mark.parametrize("model", ["openai/gpt-4o", "anthropic/claude-sonnet-4-5", "xai/grok-4"])
 def test_image_only_models_get_frames_and_timestamps(model: str, clip: Path, tmp_path: Path) -> None:
     facts = inspect_file(clip)

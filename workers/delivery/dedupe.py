@@ -20,9 +20,11 @@ def _blobs_present(ctx: Context, shas: list[str]) -> bool:
     return all(ctx.storage.exists(blob_key(s)) for s in shas)
 
 
-def fetch_once(ctx: Context, url: str, download: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """``download()`` returns the source fields (bytes, sha256, ...) after storing the blob."""
-    value, _ = once(ctx.redis, f"download:{digest(url)}", download, ttl=ctx.settings.url_cache_seconds,
+def fetch_once(ctx: Context, tenant: str, url: str, download: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``download()`` returns the source fields (bytes, sha256, ...) after storing the blob.
+
+    Per tenant: one tenant's recent download never answers (or times) another's."""
+    value, _ = once(ctx.redis, f"download:{digest([tenant, url])}", download, ttl=ctx.settings.url_cache_seconds,
                     valid=lambda v: _blobs_present(ctx, [v["sha256"]]),
                     claim_seconds=int(ctx.settings.fetch_timeout * 4) + 60)
     return value

@@ -54,14 +54,14 @@ def deliver_outputs(ctx: Context, record: dict[str, Any], res: dict[str, Any], c
     decisions = []
     for out in res["outputs"]:
         planned = plan_delivery(out, caps, prefer, avail, uses)
-        decisions.append(carry_out(ctx, caps, res, out, planned))
+        decisions.append(carry_out(ctx, caps, res, out, planned, tenant=record.get("tenant", "")))
     if len(decisions) == 1:
         return decisions[0]
     return {"method": decisions[0]["method"], "parts": decisions, "cached": all(d["cached"] for d in decisions)}
 
 
 def carry_out(ctx: Context, caps: ModelCaps, res: dict[str, Any], out: dict[str, Any],
-              planned: dict[str, Any], *, force_upload: bool = False) -> dict[str, Any]:
+              planned: dict[str, Any], *, tenant: str, force_upload: bool = False) -> dict[str, Any]:
     """Do what the planner chose; returns ``{"method", "ref", "cached", "reason"}``."""
     method = planned["method"]
     ref: str | None = None
@@ -76,21 +76,24 @@ def carry_out(ctx: Context, caps: ModelCaps, res: dict[str, Any], out: dict[str,
     elif method == "url":
         ref, cached = staging.presigned(ctx, out["sha256"], out.get("mime"))
     elif method == "file":
-        ref, cached = ensure_file(ctx, caps, out, res["source"].get("filename"), force=force_upload)
+        ref, cached = ensure_file(ctx, caps, out, res["source"].get("filename"), tenant=tenant, force=force_upload)
     return {"method": method, "ref": ref, "cached": cached, "reason": planned["reason"]}
 
 
 # -- provider Files API, through the file-id cache and a per-hash claim ------------------------------
 
 def ensure_file(ctx: Context, caps: ModelCaps, out: dict[str, Any], filename: str | None,
-                *, force: bool = False) -> tuple[str, bool]:
-    """(file id, came from cache): upload ``out`` to the provider unless an unexpired id is cached."""
+                *, tenant: str, force: bool = False) -> tuple[str, bool]:
+    """(file id, came from cache): upload ``out`` to the provider unless an unexpired id is cached.
+
+    The cache account hashes the tenant with the provider key: a tenant can never learn, from a
+    cache hit, that another tenant sent the same bytes."""
     provider = caps.provider
     client = files_api.client_for(provider)
     api_key = ctx.settings.provider_key(provider)
     if client is None or not api_key:
         raise FerryError(f"{provider} has no Files API client or key", stage="deliver")
-    account = account_of(api_key)
+    account = account_of(f"{tenant}\n{api_key}")
     sha = out["sha256"]
     cache = FileCache(ctx.redis)
     if force:
@@ -146,6 +149,7 @@ def fit_request(ctx: Context, job_id: str, caps: ModelCaps) -> int:
     if total <= cap:
         return 0
     avail = available(ctx, caps)
+    tenant = ctx.store.record(job_id).get("tenant", "")
     moved = 0
     for size, i, j in sorted(inline, reverse=True):
         if total <= cap:
@@ -161,7 +165,7 @@ def fit_request(ctx: Context, job_id: str, caps: ModelCaps) -> int:
                            "FERRY_STAGING or the provider key for its Files API)", stage="complete")
         reason = f"request total {total} bytes after base64 > {cap} ({caps.provider} request_max_bytes): moved out"
         parts = _decisions(res)
-        parts[j] = carry_out(ctx, caps, res, out, {"method": method, "reason": reason})
+        parts[j] = carry_out(ctx, caps, res, out, {"method": method, "reason": reason}, tenant=tenant)
         _store_decisions(ctx, job_id, i, res, parts)
         total -= size
         moved += 1
@@ -174,6 +178,7 @@ def refresh_stale_files(ctx: Context, job_id: str, caps: ModelCaps, exc: Upstrea
     if client is None or not client.is_stale(exc.upstream_status, exc.message):
         return False
     refreshed = False
+    tenant = ctx.store.record(job_id).get("tenant", "")
     for i, res in enumerate(ctx.store.resources(job_id)):
         parts = _decisions(res)
         if not any(p.get("method") == "file" for p in parts):
@@ -181,7 +186,8 @@ def refresh_stale_files(ctx: Context, job_id: str, caps: ModelCaps, exc: Upstrea
         for j, (out, how) in enumerate(zip(res.get("outputs") or [], parts)):
             if how.get("method") == "file":
                 reason = f"{how.get('reason', '')}; re-uploaded after {caps.provider} said the file was gone"
-                parts[j] = carry_out(ctx, caps, res, out, {"method": "file", "reason": reason}, force_upload=True)
+                parts[j] = carry_out(ctx, caps, res, out, {"method": "file", "reason": reason}, tenant=tenant,
+                                     force_upload=True)
                 refreshed = True
         _store_decisions(ctx, job_id, i, res, parts)
     return refreshed

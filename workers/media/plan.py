@@ -130,7 +130,7 @@ def plan_image(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) 
 
 # -- documents ----------------------------------------------------------------------------------
 
-def _native_problem(facts: dict[str, Any], caps: ModelCaps) -> str | None:
+def _native_problem(facts: dict[str, Any], caps: ModelCaps, out_of_line: bool = False) -> str | None:
     dcaps = caps.document
     if dcaps is None:
         return f"{caps.id} does not take PDF input"
@@ -139,7 +139,7 @@ def _native_problem(facts: dict[str, Any], caps: ModelCaps) -> str | None:
     if dcaps.max_pages and facts.get("pages", 0) > dcaps.max_pages:
         return f"the PDF has {facts['pages']} pages; {caps.id} takes at most {dcaps.max_pages}"
     cap = caps.raw_byte_cap("document")
-    if cap is not None and facts["bytes"] > cap:
+    if cap is not None and facts["bytes"] > cap and not out_of_line:
         return f"the PDF is {_mb(facts['bytes'])}; {caps.id} takes at most {_mb(cap)} inline"
     return None
 
@@ -149,7 +149,7 @@ def plan_document(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any
     if strategy not in PDF_STRATEGIES:
         raise Unprocessable(f"pdf_strategy must be one of {', '.join(PDF_STRATEGIES)}, not {strategy!r}",
                             param="options.pdf_strategy")
-    problem = _native_problem(facts, caps)
+    problem = _native_problem(facts, caps, bool(options.get("out_of_line")))
     if strategy == "native" or (strategy == "auto" and problem is None):
         if problem:
             error = TooLarge if ("pages" in problem or "MB" in problem) else Unprocessable
@@ -197,6 +197,8 @@ def plan_audio(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) 
     if acaps.max_seconds and seconds > acaps.max_seconds:
         raise TooLarge(f"audio is {seconds:.0f} s long; {caps.id} takes at most {acaps.max_seconds:.0f} s")
     cap = caps.raw_byte_cap("audio")
+    if mime in acaps.formats and options.get("out_of_line"):
+        cap = None  # a Files API or staging carries it whole
     if mime in acaps.formats and (cap is None or facts["bytes"] <= cap):
         return [{"op": "keep", "reason": f"{mime} is a format {caps.id} takes; sent as is"}]
     target = acaps.transcode_to or acaps.formats[0]
@@ -217,9 +219,12 @@ def plan_video(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) 
             raise TooLarge(f"video is {seconds:.0f} s long; {caps.id} takes at most {vcaps.max_seconds:.0f} s")
         cap = caps.raw_byte_cap("video")
         if cap is not None and facts["bytes"] > cap:
-            raise TooLarge(f"video is {_mb(facts['bytes'])}; {caps.id} takes inline video up to {_mb(cap)} "
-                           f"(request limit counted after base64); larger videos need Files API or cloud-storage "
-                           f"delivery, which Ferry does not do yet")
+            if not options.get("out_of_line"):
+                raise TooLarge(f"video is {_mb(facts['bytes'])}; {caps.id} takes inline video up to {_mb(cap)} "
+                               f"(request limit counted after base64); larger videos need its Files API or "
+                               f"cloud-storage delivery: configure {caps.provider.upper()}_API_KEY or FERRY_STAGING")
+            return [{"op": "keep", "reason": f"{mime} is over the inline cap; sent natively by "
+                                             f"{' or '.join(options['out_of_line'])}"}]
         return [{"op": "keep", "reason": f"{mime} is a video format {caps.id} takes; sent natively"}]
     icaps = caps.image
     if icaps is None:

@@ -13,6 +13,8 @@ def _part(p: Part) -> dict[str, Any]:
     if p.type == "text":
         return {"type": "text", "text": p.text}
     if p.kind == "image":
+        if p.file_id:  # an uploaded image travels as a file part (PROVIDERS.md: image by file id)
+            return {"type": "file", "file": {"file_id": p.file_id}}
         url = p.url or f"data:{p.mime};base64,{p.data_b64}"
         image: dict[str, Any] = {"url": url}
         if p.detail:
