@@ -55,6 +55,11 @@ def test_completion_through_every_stage(client, sims, file_server, provider):
     assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     answer = result["choices"][0]["message"]["content"]
     assert answer.startswith(f"sim:{provider}")
+    # Ferry's image-token estimate: the sum of the per-image estimates recorded on the resources
+    per_image = sum(o.get("est_tokens", 0) for r in job["resources"] for o in r["outputs"] if o["kind"] == "image")
+    assert per_image > 0
+    assert usage["prompt_tokens_details"]["image_tokens_estimate"] == per_image
+    assert job["usage_estimate"]["prompt_tokens_details"]["image"] == per_image
 
     # each resource carries its facts and how it was delivered
     res = job["resources"]
@@ -188,3 +193,15 @@ def test_recoverable_damage_is_delivered_as_decodable_image(client, sims):
         size = img.size
     media = [p for p in last_call(sims["openai"])["parts"] if p["kind"] != "text"]
     assert media[0]["mime"] == "image/jpeg" and (media[0]["width"], media[0]["height"]) == size
+
+
+def test_more_images_than_the_model_takes_fails_clearly(client, sims):
+    """Mistral takes at most 8 images per request (catalog); the ninth is refused before the call."""
+    before = len(sims["mistral"].state.log())
+    parts = [image_part(data_uri(IMAGES / "hopper.jpg", "image/jpeg")) for _ in range(9)]
+    job = wait_job(client, client.post("/v1/jobs", json=job_body("mistral/pixtral-large-latest", *parts),
+                                       headers=AUTH).json["id"])
+    assert job["status"] == "failed"
+    assert job["error"]["stage"] == "complete" and job["error"]["type"] == "unprocessable_error"
+    assert "9 image parts" in job["error"]["message"] and "at most 8" in job["error"]["message"]
+    assert len(sims["mistral"].state.log()) == before

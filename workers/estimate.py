@@ -57,10 +57,10 @@ def usage_estimate(record: dict[str, Any], resources: list[dict[str, Any]]) -> d
                 details["document"] += int(out.get("pages") or (res.get("facts") or {}).get("pages") or 1) \
                     * TOKENS_PER_PDF_PAGE
             elif kind == "audio":
-                secs = out.get("seconds") or (res.get("facts") or {}).get("duration") or 0
+                secs = out.get("seconds") or (res.get("facts") or {}).get("duration_s") or 0
                 details["audio"] += math.ceil(float(secs) * TOKENS_PER_AUDIO_SECOND)
             elif kind == "video":
-                secs = out.get("seconds") or (res.get("facts") or {}).get("duration") or 0
+                secs = out.get("seconds") or (res.get("facts") or {}).get("duration_s") or 0
                 details["video"] += math.ceil(float(secs) * TOKENS_PER_VIDEO_SECOND)
     request = record.get("request") or {}
     max_out = request.get("max_completion_tokens") or request.get("max_tokens")

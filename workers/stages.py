@@ -19,12 +19,14 @@ from workers.context import Context
 from workers.delivery.deliver import available, deliver_outputs, fit_request, refresh_stale_files
 from workers.delivery.dedupe import fetch_once, transform_once
 from workers.delivery.sources import fetch_cloud, youtube_passthrough
+from workers.estimate import delivery_plan, usage_estimate
 from workers.errors import FerryError, StorageError, Unprocessable, UpstreamError
 from workers.fetch import download
 from workers.media.inspect import inspect_file
 from workers.delivery.plan import out_of_line_methods
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan
+from workers.providers.catalog import ModelCaps
 from workers.providers.base import Call, Message, NativeRequest, Part, get_adapter
 
 
@@ -242,30 +244,50 @@ def send(native: NativeRequest, adapter: Any, timeout: float, idempotency_key: s
     return body
 
 
+def check_part_counts(call: Call, caps: ModelCaps) -> None:
+    """Per-request counts (images, documents) from the catalog: PDF pages rendered as images and
+    video frames count too, so this runs on the final parts, not on the request as submitted."""
+    counts: dict[str, int] = {}
+    for m in call.messages:
+        for p in m.parts:
+            if p.type == "media" and p.kind:
+                counts[p.kind] = counts.get(p.kind, 0) + 1
+    for kind, n in counts.items():
+        cap = getattr(caps.caps_for(kind), "max_per_request", None)
+        if cap and n > cap:
+            raise Unprocessable(f"the request carries {n} {kind} parts after processing; {caps.id} takes at most "
+                                f"{cap} per request (split the request, or lower pdf_image_pages / video_frames)",
+                                param="request.messages")
+
+
 def complete(ctx: Context, job_id: str) -> None:
     record = ctx.store.record(job_id)
-    fit_request(ctx, job_id, ctx.catalog.resolve(record["model"]))  # sum of inline parts <= request_max_bytes
+    caps = ctx.catalog.resolve(record["model"])
+    fit_request(ctx, job_id, caps)  # sum of inline parts <= request_max_bytes
     call = build_call(ctx, job_id)
-    adapter = get_adapter(ctx.catalog.resolve(record["model"]).adapter)
+    check_part_counts(call, caps)
+    adapter = get_adapter(caps.adapter)
     native = adapter.build_request(call)
     ctx.store.put_field(job_id, "provider_request", shorten_payloads(native.public(), call))
+    resources = ctx.store.resources(job_id)
+    estimate = usage_estimate(record, resources)
     if record.get("dry_run"):
-        from workers.estimate import delivery_plan, usage_estimate
-
-        resources = ctx.store.resources(job_id)
-        ctx.store.succeed(job_id, None, delivery_plan=delivery_plan(resources),
-                          usage_estimate=usage_estimate(record, resources))
+        ctx.store.succeed(job_id, None, delivery_plan=delivery_plan(resources), usage_estimate=estimate)
         return
     if not call.api_key:
         raise Unprocessable(f"{call.provider.upper()}_API_KEY is not set on the workers", param="request.model")
     try:
         body = send(native, adapter, ctx.settings.upstream_timeout, idempotency_key=f"ferry-{job_id}")
     except UpstreamError as exc:  # a cached file id the provider no longer has: re-upload once, retry
-        if not refresh_stale_files(ctx, job_id, ctx.catalog.resolve(record["model"]), exc):
+        if not refresh_stale_files(ctx, job_id, caps, exc):
             raise
         native = adapter.build_request(build_call(ctx, job_id))
         body = send(native, adapter, ctx.settings.upstream_timeout, idempotency_key=f"ferry-{job_id}-refreshed")
-    ctx.store.succeed(job_id, adapter.parse_response(body, call))
+    result = adapter.parse_response(body, call)
+    # Providers report image tokens inside prompt_tokens; Ferry's per-image estimate shows the share.
+    result.setdefault("usage", {}).setdefault("prompt_tokens_details", {})["image_tokens_estimate"] = \
+        estimate["prompt_tokens_details"]["image"]
+    ctx.store.succeed(job_id, result, usage_estimate=estimate)
 
 
 def fail_message(exc: BaseException) -> dict[str, Any]:
