@@ -21,6 +21,7 @@ from typing import Any
 import click
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from app.client import FerryClient, media_part
 from workers.settings import LOCAL_API_KEY, get_settings
@@ -196,9 +197,9 @@ def run_demo(client: FerryClient) -> bool:
         _show_timeline(job)
         if job["status"] == "succeeded":
             msg = job["result"]["choices"][0]["message"]["content"]
-            console.print(f"  answer: {msg}\n  usage: {job['result']['usage']}")
+            console.print(f"  answer: {msg}\n  usage: {job['result']['usage']}", markup=False)
         else:
-            console.print(f"  [red]error[/]: {job.get('error')}")
+            console.print(f"  [red]error[/]: {escape(str(job.get('error')))}")
     console.rule("[green]demo done" if ok else "[red]demo had failures")
     return ok
 
