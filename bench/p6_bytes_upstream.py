@@ -8,7 +8,6 @@ Last line: the worst provider's percentage.
 """
 from __future__ import annotations
 
-import base64
 import sys
 import tempfile
 from pathlib import Path

@@ -132,6 +132,23 @@ def media_url(p: Part) -> str:
     return p.url or f"data:{p.mime};base64,{p.data_b64}"
 
 
+def image_url_part(p: Part) -> dict[str, Any]:
+    """OpenAI's ``image_url`` content part (also Mistral's, xAI's and Cohere's)."""
+    image: dict[str, Any] = {"url": media_url(p)}
+    if p.detail:
+        image["detail"] = p.detail
+    return {"type": "image_url", "image_url": image}
+
+
+def text_or_image_part(p: Part, provider: str) -> dict[str, Any]:
+    """Content parts for chat APIs that take text and images only."""
+    if p.type == "text":
+        return {"type": "text", "text": p.text}
+    if p.kind == "image":
+        return image_url_part(p)
+    raise ValueError(f"{provider} adapter cannot send {p.kind}")
+
+
 def chat_messages(call: Call, part: Any) -> list[dict[str, Any]]:
     """OpenAI-style ``messages``: text-only turns other than the user's as plain strings,
     the rest as lists of ``part(p)`` content parts."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from workers.errors import UpstreamError
-from workers.providers.base import (Call, NativeRequest, Part, bearer_json, chat_messages, completion,
-                                    media_url, upstream_error)
+from workers.providers.base import (Call, NativeRequest, bearer_json, chat_messages, completion,
+                                    text_or_image_part, upstream_error)
 
 _FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls",
            "ERROR": "stop"}
@@ -19,19 +19,8 @@ _PARAMS = {"max_tokens", "temperature", "seed", "frequency_penalty", "presence_p
            "tools", "k"}
 
 
-def _part(p: Part) -> dict[str, Any]:
-    if p.type == "text":
-        return {"type": "text", "text": p.text}
-    if p.kind == "image":
-        image: dict[str, Any] = {"url": media_url(p)}
-        if p.detail:
-            image["detail"] = p.detail
-        return {"type": "image_url", "image_url": image}
-    raise ValueError(f"cohere adapter cannot send {p.kind}")
-
-
 def build_request(call: Call) -> NativeRequest:
-    body: dict[str, Any] = {"model": call.model, "messages": chat_messages(call, _part)}
+    body: dict[str, Any] = {"model": call.model, "messages": chat_messages(call, lambda p: text_or_image_part(p, "cohere"))}
     for name, value in call.params.items():
         if name in _PARAMS or name in _RENAMED:
             if name == "stop" and isinstance(value, str):

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from workers.errors import UpstreamError
-from workers.providers.base import Call, NativeRequest, Part, upstream_error
+from workers.providers.base import (Call, NativeRequest, Part, bearer_json, chat_messages, image_url_part,
+                                    upstream_error)
 
 _AUDIO_FORMAT = {"audio/wav": "wav", "audio/mpeg": "mp3"}
 
@@ -15,11 +16,7 @@ def _part(p: Part) -> dict[str, Any]:
     if p.kind == "image":
         if p.file_id:  # an uploaded image travels as a file part (PROVIDERS.md: image by file id)
             return {"type": "file", "file": {"file_id": p.file_id}}
-        url = p.url or f"data:{p.mime};base64,{p.data_b64}"
-        image: dict[str, Any] = {"url": url}
-        if p.detail:
-            image["detail"] = p.detail
-        return {"type": "image_url", "image_url": image}
+        return image_url_part(p)
     if p.kind == "document":
         if p.file_id:
             return {"type": "file", "file": {"file_id": p.file_id}}
@@ -33,20 +30,8 @@ def _part(p: Part) -> dict[str, Any]:
 
 
 def build_request(call: Call) -> NativeRequest:
-    messages: list[dict[str, Any]] = []
-    for m in call.messages:
-        if all(p.type == "text" for p in m.parts) and m.role != "user":
-            messages.append({"role": m.role, "content": "\n".join(p.text or "" for p in m.parts)})
-        else:
-            messages.append({"role": m.role, "content": [_part(p) for p in m.parts]})
-    body = {"model": call.model, "messages": messages, **call.params}
-    return NativeRequest(
-        "POST",
-        call.base_url.rstrip("/") + "/chat/completions",
-        {"Authorization": f"Bearer {call.api_key}", "Content-Type": "application/json"},
-        body,
-        redact_headers=("authorization",),
-    )
+    body = {"model": call.model, "messages": chat_messages(call, _part), **call.params}
+    return bearer_json(call.base_url.rstrip("/") + "/chat/completions", call.api_key, body)
 
 
 def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:

@@ -8,23 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from workers.errors import UpstreamError
-from workers.providers.base import (Call, NativeRequest, Part, bearer_json, chat_messages, media_url,
+from workers.providers.base import (Call, NativeRequest, bearer_json, chat_messages, text_or_image_part,
                                     openai_like_completion, upstream_error)
 
 
-def _part(p: Part) -> dict[str, Any]:
-    if p.type == "text":
-        return {"type": "text", "text": p.text}
-    if p.kind == "image":
-        image: dict[str, Any] = {"url": media_url(p)}
-        if p.detail:
-            image["detail"] = p.detail
-        return {"type": "image_url", "image_url": image}
-    raise ValueError(f"xai adapter cannot send {p.kind}")
-
-
 def build_request(call: Call) -> NativeRequest:
-    body = {"model": call.model, "messages": chat_messages(call, _part), **call.params}
+    body = {"model": call.model, "messages": chat_messages(call, lambda p: text_or_image_part(p, "xai")), **call.params}
     return bearer_json(call.base_url.rstrip("/") + "/chat/completions", call.api_key, body)
 
 
