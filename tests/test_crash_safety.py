@@ -11,25 +11,18 @@ unacked message would only return after visibility_timeout, 900 s).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 import pytest
-import redis
 
-from tests.conftest import CORPUS, ROOT, TERMINAL
+from tests.conftest import CORPUS
 from tests.helpers import data_uri, image_part, job_body
-from tests.services import free_port
-from workers.embedded_redis import start_embedded, stop_embedded
+from tests.stack import Stack as BaseStack
 from workers.reaper import lease_key
 
 AUTH = {"Authorization": "Bearer ferry-local-key"}
@@ -39,112 +32,33 @@ COMPLETION = "/chat/completions"
 SUMMARY = {"jobs": 0, "lost": 0, "kills": 0}
 
 
-class Stack:
+class Stack(BaseStack):
+    """The private stack with the reaper tuned fast and crash-test counters."""
+
     def __init__(self, sims: dict[str, Any]) -> None:
+        super().__init__({"FERRY_LEASE_SECONDS": "2", "FERRY_REAPER_INTERVAL": "0.5", "FERRY_QUEUE_DEADLINE": "4",
+                          "FERRY_REAPER_MAX_REQUEUES": "3"}, prefix="ferry-crash-")
         self.sims = sims
-        self.dir = Path(tempfile.mkdtemp(prefix="ferry-crash-"))
-        self.redis_url = f"unix://{start_embedded(self.dir)}"
-        self.r = redis.Redis.from_url(self.redis_url)
-        self.env = {k: v for k, v in os.environ.items() if k != "FERRY_TEST_STAGE_DELAY"}
-        self.env.update({
-            "REDIS_URL": self.redis_url, "FERRY_DATA_DIR": str(self.dir), "FERRY_ALLOW_PRIVATE_URLS": "1",
-            "FERRY_LEASE_SECONDS": "2", "FERRY_REAPER_INTERVAL": "0.5", "FERRY_QUEUE_DEADLINE": "4",
-            "FERRY_REAPER_MAX_REQUEUES": "3",
-        })
-        self.procs: list[subprocess.Popen[bytes]] = []
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.web = self._spawn("web", [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
-                                       "--threads", "4", "app:create_app()"], self.env)
-        self.http = httpx.Client(base_url=self.url, headers=AUTH, timeout=10)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if self.http.get("/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and self.web.poll() is None, self._tail("web")
-            time.sleep(0.1)
-        self.n = 0
-
-    def _tail(self, name: str) -> str:
-        return (self.dir / f"{name}.log").read_text(errors="replace")[-3000:]
-
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.dir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own process group: we kill it whole
-        self.procs.append(proc)
-        return proc
-
-    def worker(self, delay: str | None = None) -> subprocess.Popen[bytes]:
-        self.n += 1
-        name = f"worker{self.n}"
-        env = dict(self.env)
-        if delay:
-            env["FERRY_TEST_STAGE_DELAY"] = delay
-        proc = self._spawn(name, [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-                                  "-Q", "io,cpu,llm", "-P", "prefork", "-c", "2", "--loglevel", "INFO",
-                                  "--without-gossip", "--without-mingle", "--without-heartbeat",
-                                  "-n", f"crash{self.n}-{os.getpid()}@%h"], env)
-        deadline = time.monotonic() + 60
-        while b" ready." not in (self.dir / f"{name}.log").read_bytes():
-            assert proc.poll() is None and time.monotonic() < deadline, self._tail(name)
-            time.sleep(0.1)
-        return proc
 
     def kill(self, proc: subprocess.Popen[bytes]) -> list[int]:
-        """SIGKILL the worker's main process and its pool children (its process group)."""
-        pids = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
         SUMMARY["kills"] += 1
-        return pids
+        return super().kill(proc)
 
-    def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-
-    def submit(self, tag: str) -> str:
+    def submit(self, tag: str) -> str:  # type: ignore[override]
         img = image_part(data_uri(CORPUS / "images" / "hopper.jpg", "image/jpeg"))
-        resp = self.http.post("/v1/jobs", json=job_body("openai/gpt-4o", img, text=f"crash {tag}"))
-        assert resp.status_code == 202, resp.text
         SUMMARY["jobs"] += 1
-        return resp.json()["id"]
+        return super().submit(job_body("openai/gpt-4o", img, text=f"crash {tag}"))
 
     def wait(self, job_id: str, timeout: float = 40) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.http.get(f"/v1/jobs/{job_id}").json()
-            if job["status"] in TERMINAL:
-                return job
-            if time.monotonic() > deadline:
-                SUMMARY["lost"] += 1
-                raise AssertionError(f"job {job_id} stuck: {job['status']} at {job.get('stage')}\n"
-                                     + "\n".join(self._tail(f"worker{i}")[-1500:] for i in range(1, self.n + 1)))
-            time.sleep(0.1)
-
-    def wait_for(self, what: str, cond: Any, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not cond():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.05)
+        try:
+            return super().wait(job_id, timeout)
+        except AssertionError:
+            SUMMARY["lost"] += 1
+            raise
 
     def completions(self, job_id: str) -> list[dict[str, Any]]:
         return [e for e in self.sims["openai"].state.log() if COMPLETION in e["path"]
                 and e["headers"].get("idempotency-key") == f"ferry-{job_id}"]
-
-    def close(self) -> None:
-        for p in self.procs:
-            self.stop(p)
-        stop_embedded(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
