@@ -15,8 +15,8 @@ def create_app(context: Context | None = None) -> Flask:
     errors.register(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
-    from app import batches, chat, files, metrics, models, openapi  # OpenAI-compatible API, ops (issue 6)
+    from app import batches, chat, files, images, metrics, models, openapi  # OpenAI-compatible API, ops (issue 6)
 
-    for module in (chat, files, batches, models, metrics, openapi):
+    for module in (chat, files, batches, models, metrics, openapi, images):
         app.register_blueprint(module.bp)
     return app

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from app.auth import context, require_tenant
 from app.compat import error_response, openai_errors, status_for
-from workers import jobs
+from workers import jobs, outputs
 from workers.errors import BadRequest
 from workers.idempotency import check_key
 
@@ -75,6 +75,11 @@ def create():  # type: ignore[no-untyped-def]
                         f"(FERRY_CHAT_TIMEOUT); poll GET /v1/jobs/{job['id']} for its result"},
             504, code="job_timeout", retry=False, job_id=job["id"])
     result = view.get("result") or dry_run_completion(view)
+    # Generated audio/images come back inline (base64, as OpenAI answers and the SDK expects) unless the
+    # request asks for URLs with ferry.options.outputs = "url" (workers/outputs.py).
+    options = (body.get("ferry") or {}).get("options") or {}
+    result = outputs.present(ctx, tenant, result, inline=options.get("outputs", "inline") != "url",
+                             base_url=request.host_url)
     if stream:
         resp = Response(stream_with_context(sse(result, bool(stream_options.get("include_usage")))),
                         mimetype="text/event-stream")
@@ -134,6 +139,8 @@ def chunks(result: dict[str, Any], include_usage: bool = False) -> Iterator[dict
             yield chunk(index, {"tool_calls": [{"index": i, **call}]})
         if message.get("audio"):
             yield chunk(index, {"audio": message["audio"]})
+        if message.get("images"):  # OpenRouter streams generated images as delta.images
+            yield chunk(index, {"images": message["images"]})
         yield chunk(index, {}, choice.get("finish_reason") or "stop")
     if include_usage:
         yield {**base, "choices": [], "usage": result.get("usage")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from app.auth import context, require_tenant
-from workers import jobs
+from workers import jobs, outputs
 from workers.errors import BadRequest, TooLarge
 from workers.idempotency import check_key
 
@@ -75,7 +75,10 @@ def create():  # type: ignore[no-untyped-def]
 
 @bp.get("/<job_id>")
 def read(job_id: str):  # type: ignore[no-untyped-def]
-    return jsonify(jobs.get(context(), require_tenant(), job_id))
+    tenant, ctx = require_tenant(), context()
+    # generated media in the result: URLs by default, base64 with ?include=b64 or options.outputs=inline
+    return jsonify(outputs.present_view(ctx, tenant, jobs.get(ctx, tenant, job_id), base_url=request.host_url,
+                                        include=request.args.get("include")))
 
 
 @bp.delete("/<job_id>")

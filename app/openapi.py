@@ -84,6 +84,28 @@ SCHEMAS: dict[str, Any] = {
         "id": {"type": "string"}, "object": {"const": "chat.completion"}, "created": {"type": "integer"},
         "model": {"type": "string"}, "choices": {"type": "array", "items": {"type": "object"}},
         "usage": {"type": "object"}}},
+    "ImagesRequest": {
+        "type": "object", "required": ["model", "prompt"],
+        "description": "OpenAI's images.generate body; model is provider/model with image output "
+                       "(openai/gpt-image-1, gemini/gemini-2.5-flash-image).",
+        "properties": {
+            "model": {"type": "string", "examples": ["openai/gpt-image-1"]}, "prompt": {"type": "string"},
+            "n": {"type": "integer", "minimum": 1, "maximum": 10}, "size": {"type": "string"},
+            "quality": {"type": "string"}, "background": {"type": "string"}, "output_format": {"type": "string"},
+            "output_compression": {"type": "integer", "minimum": 0, "maximum": 100},
+            "response_format": {"type": "string", "enum": ["url", "b64_json"],
+                                "description": "url (default): a Ferry file URL (or presigned storage URL)"},
+            "user": {"type": "string"},
+            "ferry": {"type": "object", "description": "Ferry job fields: dry_run, options, webhook, metadata"}}},
+    "ImagesResponse": {"type": "object", "required": ["created", "data"], "properties": {
+        "created": {"type": "integer"},
+        "data": {"type": "array", "items": {"type": "object", "properties": {
+            "url": {"type": "string"}, "b64_json": {"type": "string"}, "revised_prompt": {"type": "string"},
+            "file_id": {"type": "string"}}}},
+        "usage": {"type": "object", "properties": {
+            "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
+            "total_tokens": {"type": "integer"}, "input_tokens_details": {"type": "object"},
+            "output_tokens_details": {"type": "object"}}}}},
     "FileObject": {"type": "object", "required": ["id", "object", "bytes", "created_at", "filename", "purpose"],
                    "properties": {"id": {"type": "string"}, "object": {"const": "file"}, "bytes": {"type": "integer"},
                                   "created_at": {"type": "integer"}, "filename": {"type": "string"},
@@ -141,7 +163,9 @@ def spec() -> dict[str, Any]:
             "responses": {"202": _json(_ref("Job"), "Queued"), "200": _json(_ref("Job"), "Idempotent replay"),
                           **_errors(400, 401, 409, 413, 415, 422)}}},
         "/v1/jobs/{job_id}": {
-            "get": {"summary": "Poll a job", "parameters": [job_id],
+            "get": {"summary": "Poll a job", "parameters": [job_id, _query(
+                "include", {"type": "string", "enum": ["b64"]},
+                "b64: generated media in the result as base64 instead of URLs")],
                     "responses": {"200": _json(_ref("Job")), **_errors(401, 404)}},
             "delete": {"summary": "Cancel a job (idempotent)", "parameters": [job_id],
                        "responses": {"200": _json(_ref("Job")), **_errors(401, 404)}}},
@@ -152,6 +176,10 @@ def spec() -> dict[str, Any]:
                                   "content": {"application/json": {"schema": _ref("ChatCompletion")},
                                               "text/event-stream": {"schema": {"type": "string"}}}},
                           **_errors(400, 401, 409, 413, 415, 422, 502, 504)}}},
+        "/v1/images/generations": {"post": {
+            "summary": "OpenAI-compatible image generation: runs a job and waits; images are stored as Ferry files",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ImagesRequest")}}},
+            "responses": {"200": _json(_ref("ImagesResponse")), **_errors(400, 401, 409, 413, 422, 502, 504)}}},
         "/v1/files": {
             "post": {"summary": "Upload a file (purpose batch, user_data or vision)",
                      "requestBody": {"required": True,

@@ -24,9 +24,10 @@ from workers.context import Context
 from workers.errors import BadRequest, NotFound
 from workers.media.sniff import sniff_mime
 
-#: Purposes a client may upload with (OpenAI's names); ``batch_output`` is Ferry-written.
+#: Purposes a client may upload with (OpenAI's names); ``batch_output`` and ``output`` (generated images and
+#: audio, workers/outputs.py) are Ferry-written.
 UPLOAD_PURPOSES = ("batch", "user_data", "vision")
-PURPOSES = (*UPLOAD_PURPOSES, "batch_output")
+PURPOSES = (*UPLOAD_PURPOSES, "batch_output", "output")
 PUBLIC_FIELDS = ("id", "object", "bytes", "created_at", "filename", "purpose", "status", "status_details",
                  "expires_at")
 

@@ -28,6 +28,7 @@ from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan
 from workers.providers.catalog import ModelCaps
 from workers.providers.base import Call, Message, NativeRequest, Part, get_adapter
+from workers.outputs import store_outputs, task_for
 
 
 def _tmpdir() -> tempfile.TemporaryDirectory[str]:
@@ -172,7 +173,8 @@ def build_call(ctx: Context, job_id: str) -> Call:
         messages.append(Message(msg["role"], parts))
     params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream", "stream_options")}
     base_url = ctx.settings.provider_base_url(caps.provider) or caps.default_base_url
-    return Call(caps.provider, caps.model, messages, params, base_url, ctx.settings.provider_key(caps.provider))
+    return Call(caps.provider, caps.model, messages, params, base_url, ctx.settings.provider_key(caps.provider),
+                task=task_for(record, caps))
 
 
 def shorten_payloads(obj: Any, call: Call) -> Any:
@@ -287,6 +289,7 @@ def complete(ctx: Context, job_id: str) -> None:
     # Providers report image tokens inside prompt_tokens; Ferry's per-image estimate shows the share.
     result.setdefault("usage", {}).setdefault("prompt_tokens_details", {})["image_tokens_estimate"] = \
         estimate["prompt_tokens_details"]["image"]
+    result = store_outputs(ctx, record, job_id, result, call)  # generated media -> Ferry files, URLs (workers/outputs.py)
     ctx.store.succeed(job_id, result, usage_estimate=estimate)
 
 

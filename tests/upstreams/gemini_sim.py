@@ -16,6 +16,7 @@ Errors are Google RPC style: ``{"error": {"code", "message", "status"}}``.
 """
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import threading
@@ -27,7 +28,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from .common import (MediaError, Part, b64decode_strict, canonical_mime, completion_tokens, describe,
-                     inspect_lenient, inspect_media, load_json_body, prompt_tokens, request_id, sha256_hex)
+                     inspect_lenient, inspect_media, load_json_body, make_png, prompt_tokens, request_id,
+                     sha256_hex)
 from .controls import SimReject, discard_body, install_controls, record_parts
 
 MAX_INLINE_REQUEST_BYTES = 20 * 1024 * 1024
@@ -40,6 +42,24 @@ ALLOWED_MIMES = {
     "video/wmv", "video/3gpp",
 }
 _ALLOWED_CANONICAL = {canonical_mime(m) for m in ALLOWED_MIMES}
+# Image output (issue 6 item 5): https://ai.google.dev/gemini-api/docs/image-generation — image models
+# (gemini-2.5-flash-image, ...-image-preview) answer ``candidates[].content.parts[]`` with ``text`` and
+# ``inlineData {mimeType, data}`` parts; ``generationConfig.responseModalities`` ("TEXT", "IMAGE"; the
+# python-genai SDK sends ``response_modalities``) and ``generationConfig.imageConfig.aspectRatio``
+# (google/genai/types.py ImageConfig) choose them; every aspect ratio of gemini-2.5-flash-image costs
+# 1290 output tokens (same page, table of resolutions). Text-only models refuse IMAGE.
+MODALITIES = ("TEXT", "IMAGE", "AUDIO")
+IMAGE_TOKENS = 1290
+ASPECT_SIZES = {"1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184),
+                "4:3": (1184, 864), "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344),
+                "16:9": (1344, 768), "21:9": (1536, 672)}
+
+
+def image_model(model: str) -> bool:
+    """gemini-2.5-flash-image, gemini-2.0-flash-preview-image-generation, gemini-3-pro-image-preview, ..."""
+    return "-image" in model
+
+
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
            409: "ALREADY_EXISTS", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
            503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -166,11 +186,26 @@ def create_app(api_key: str = "sim-key", inline_limit: int = MAX_INLINE_REQUEST_
                 parts.append(_read_part(f"contents[{i}].parts[{j}]", part, lookup))
         text = describe("gemini", model, parts)
         p_tok, c_tok = prompt_tokens(parts), completion_tokens(text)
+        image_size = _image_output(body, model)
+        out_parts: list[dict[str, Any]] = [{"text": text}]
+        usage: dict[str, Any] = {"promptTokenCount": p_tok, "candidatesTokenCount": c_tok,
+                                 "totalTokenCount": p_tok + c_tok}
+        if image_size is not None:
+            png = make_png(*image_size, seed=f"{model}:{raw.decode('utf-8', 'replace')}")
+            out_parts.append({"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode("ascii")}})
+            by_kind: dict[str, int] = {}
+            for p in parts:
+                key = {"text": "TEXT", "image": "IMAGE", "audio": "AUDIO", "video": "VIDEO"}.get(p.kind, "DOCUMENT")
+                by_kind[key] = by_kind.get(key, 0) + p.tokens()
+            usage = {"promptTokenCount": p_tok, "candidatesTokenCount": c_tok + IMAGE_TOKENS,
+                     "totalTokenCount": p_tok + c_tok + IMAGE_TOKENS,
+                     "promptTokensDetails": [{"modality": k, "tokenCount": v} for k, v in by_kind.items()],
+                     "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": c_tok},
+                                                 {"modality": "IMAGE", "tokenCount": IMAGE_TOKENS}]}
         return jsonify({
-            "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
+            "candidates": [{"content": {"role": "model", "parts": out_parts},
                             "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": p_tok, "candidatesTokenCount": c_tok,
-                              "totalTokenCount": p_tok + c_tok},
+            "usageMetadata": usage,
             "modelVersion": model,
             "responseId": request_id(raw, "sim"),
         })
@@ -274,6 +309,36 @@ def create_app(api_key: str = "sim-key", inline_limit: int = MAX_INLINE_REQUEST_
         return jsonify({"files": listed} if listed else {})
 
     return app
+
+
+def _image_output(body: dict[str, Any], model: str) -> tuple[int, int] | None:
+    """(width, height) of the image to answer with, or None for text only; rejects what Gemini rejects."""
+    config = _get(body, "generation_config") or {}
+    if not isinstance(config, dict):
+        raise _bad("Invalid value at 'generation_config': expected an object")
+    modalities = _get(config, "response_modalities")
+    if modalities is not None:
+        if not isinstance(modalities, list) or any(
+                not isinstance(m, str) or m.upper() not in MODALITIES for m in modalities):
+            raise _bad(f"Invalid value at 'generation_config.response_modalities': {modalities!r} "
+                       f"(expected {', '.join(MODALITIES)})")
+        wanted = {m.upper() for m in modalities}
+    else:
+        wanted = {"TEXT", "IMAGE"} if image_model(model) else {"TEXT"}  # image models answer both by default
+    if "AUDIO" in wanted:
+        raise _bad("The simulator's models do not support the requested response modalities: AUDIO")
+    if "IMAGE" not in wanted:
+        return None
+    if not image_model(model):
+        raise _bad(f"Model {model} does not support the requested response modalities: image")
+    image_config = _get(config, "image_config") or {}
+    ratio = _get(image_config, "aspect_ratio") if isinstance(image_config, dict) else None
+    if ratio is None:
+        return ASPECT_SIZES["1:1"]
+    if ratio not in ASPECT_SIZES:
+        raise _bad(f"Invalid value at 'generation_config.image_config.aspect_ratio': {ratio!r} "
+                   f"(supported: {', '.join(ASPECT_SIZES)})")
+    return ASPECT_SIZES[ratio]
 
 
 def _processing_error(mime: str, data: bytes) -> str | None:

@@ -47,6 +47,8 @@ class Call:
     """The remaining OpenAI parameters (max_tokens, temperature, stop, ...)."""
     base_url: str
     api_key: str | None
+    task: str = "chat"
+    """``chat``, or ``images`` for image generation (workers/outputs.py ``task_for``)."""
 
 
 @dataclass
