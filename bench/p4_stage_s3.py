@@ -9,17 +9,25 @@ one run cannot inflate the other's).
     python bench/p4_stage_s3.py                 # 1 GB
     python bench/p4_stage_s3.py --size-mb 200
 
+It also runs the fetch stage's own path once (guarded download from a loopback HTTP server,
+sha256 while streaming, staging to S3) and prints that child's peak RSS (goal < 150 MB).
+
 The last line is ``P4 throughput ratio ferry/boto3: X.XXx (ferry peak RSS N MB)``.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +44,19 @@ def child(mode: str, path: str, key: str) -> None:
     from workers.settings import Settings
     from workers.storage.s3 import S3Storage
 
-    if mode == "ferry":
+    if mode == "pipeline":  # the fetch stage's path: guarded download + sha256 while streaming, then stage
+        from workers.blobs import put_blob
+        from workers.fetch import download
+
+        settings = Settings(FERRY_STORAGE=f"s3://{BUCKET}/bench", FERRY_ALLOW_PRIVATE_URLS=True,
+                            FERRY_MAX_DOWNLOAD_BYTES=1 << 40, FERRY_FETCH_TIMEOUT=600)
+        store = S3Storage.from_uri(settings.storage, settings)
+
+        def upload() -> None:
+            with tempfile.TemporaryDirectory(prefix="ferry-fetch-") as tmp:
+                got = download(path, Path(tmp) / "download", settings)  # ``path`` is a URL here
+                put_blob(store, got.path, got.sha256)
+    elif mode == "ferry":
         store = S3Storage.from_uri(f"s3://{BUCKET}/bench", Settings(FERRY_STORAGE=f"s3://{BUCKET}/bench"))
         upload = lambda: store.put_file(key, Path(path))  # noqa: E731
     else:
@@ -87,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2, help="rounds, alternating which goes first")
-    parser.add_argument("--child", choices=["ferry", "boto3"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["ferry", "boto3", "pipeline"], help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -120,7 +140,11 @@ def main() -> None:
                 head = client.head_object(Bucket=BUCKET, Key=f"bench/{key}")
                 assert head["ContentLength"] == size, head
                 client.delete_object(Bucket=BUCKET, Key=f"bench/{key}")  # free moto's memory
+        with _serve(Path(tmp)) as base_url:
+            pipeline = run_child("pipeline", f"{base_url}/payload.bin", "pipeline.bin", env)
 
+    print(f"fetch + sha256 + stage to S3 through Ferry's fetch stage code: {pipeline['seconds']:.1f} s, "
+          f"{args.size_mb / pipeline['seconds']:.0f} MB/s, peak RSS {pipeline['peak_rss_mb']:.0f} MB (goal < 150 MB)")
     print(f"{'upload':<8} {'round':>5} {'size MB':>8} {'seconds':>8} {'MB/s':>8} {'RSS ready':>10} {'peak RSS':>9}")
     for mode, rs in runs.items():
         for round_, r in enumerate(rs):
@@ -133,6 +157,19 @@ def main() -> None:
     peak = {mode: max(r["peak_rss_mb"] for r in rs) for mode, rs in runs.items()}
     print(f"boto3 peak RSS {peak['boto3']:.0f} MB, {mbps['boto3']:.1f} MB/s; ferry {mbps['ferry']:.1f} MB/s")
     print(f"P4 throughput ratio ferry/boto3: {mbps['ferry'] / mbps['boto3']:.2f}x (ferry peak RSS {peak['ferry']:.0f} MB)")
+
+
+@contextmanager
+def _serve(folder: Path) -> Iterator[str]:
+    """The payload over HTTP on loopback, as a user's file host."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 def _creds(env: dict[str, str]) -> dict[str, str]:
