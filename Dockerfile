@@ -1,6 +1,6 @@
 FROM python:3.11-slim
 WORKDIR /srv/ferry
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md gunicorn.conf.py ./
 COPY app ./app
 COPY workers ./workers
 RUN pip install --no-cache-dir .

@@ -153,6 +153,13 @@ def main() -> int:
     print(f"submit   n={len(lat_s)} p50={statistics.median(lat_s):.1f} ms p99={pct(lat_s, 99):.1f} ms "
           f"({args.jobs / submit_wall:.0f} submits/s at concurrency {args.concurrency})")
     print(f"jobs     {statuses}; all ended {total_wall:.1f} s after the first submit")
+    problems: dict[str, int] = {}
+    for _, code, what in subs + health:
+        if code >= 500 or code not in (200, 202):
+            name = f"{code} {what or ''}".strip()
+            problems[name] = problems.get(name, 0) + 1
+    if problems:
+        print(f"errors   {problems}")
     print(f"submit p50 / healthz p50: {statistics.median(lat_s) / statistics.median(lat_h):.1f}x; "
           f"{finished}/{args.jobs} jobs, {lost} lost, {five} 5xx, {finished / total_wall:.0f} jobs/s")
     return 0 if lost == 0 and five == 0 else 1
