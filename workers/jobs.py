@@ -103,7 +103,7 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
         if claimed is not None:
             idempotency.release(ctx.redis, claimed)
         raise
-    enqueue(job_id, len(resources))
+    enqueue(ctx, job_id, len(resources))
     job_submitted(ctx.redis, caps.provider)
     return {"id": job_id, "object": "job", "status": "queued", "model": model, "dry_run": dry_run}
 

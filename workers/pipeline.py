@@ -161,9 +161,8 @@ def notify(self: Task, job_id: str) -> None:
         job_ended(ctx, job_id)
 
 
-def enqueue(job_id: str, n_resources: int) -> None:
-    """Start a committed job's canvas."""
-    ctx = get_context()  # the first steps are tracked, so a lost message is re-sent by the reaper
+def enqueue(ctx: Context, job_id: str, n_resources: int) -> None:
+    """Start a committed job's canvas (its first steps tracked, so a lost message is re-sent by the reaper)."""
     reaper.expect(ctx.store.r, job_id, [f"fetch:{i}" for i in range(n_resources)] or ["complete"],
                   ctx.settings.queue_deadline)
     if n_resources == 0:
