@@ -265,3 +265,26 @@ def test_openai_sizes_map_to_gemini_aspect_ratios(size, ratio):
     from workers.providers.gemini import _aspect_ratio
 
     assert _aspect_ratio(size) == ratio
+
+
+def test_generated_outputs_expire_with_the_job_and_go_with_a_purge(client, sims):
+    import time
+
+    from workers import retention
+    from workers.context import get_context
+
+    ctx = get_context()
+    body = {"model": "openai/gpt-image-1", "n": 1, "size": "1024x1024", "quality": "low",
+            "messages": [{"role": "user", "content": "a blue kite"}]}
+    first, second = run_job(client, body), run_job(client, body)
+    ids = [j["result"]["choices"][0]["message"]["images"][0]["file_id"] for j in (first, second)]
+    meta = client.get(f"/v1/files/{ids[0]}", headers=AUTH).json
+    assert meta["expires_at"] >= first["created_at"] + ctx.settings.job_ttl_seconds - 5
+
+    purged = client.delete(f"/v1/jobs/{first['id']}?purge=true", headers=AUTH).json
+    assert purged["purged_outputs"] == 1
+    assert client.get(f"/v1/files/{ids[0]}", headers=AUTH).status_code == 404
+    assert client.get(f"/v1/files/{ids[1]}", headers=AUTH).status_code == 200
+
+    assert retention.sweep(ctx, now=time.time() + ctx.settings.job_ttl_seconds + 60) >= 1  # past their expiry
+    assert client.get(f"/v1/files/{ids[1]}", headers=AUTH).status_code == 404

@@ -52,10 +52,16 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in PUBLIC_FIELDS}
 
 
+#: Files with an ``expires_at``, scored by it; :func:`sweep_expired` deletes them when due.
+EXPIRING = "ferry:files:expiring"
+
+
 def _commit(ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
     pipe = ctx.redis.pipeline()
     pipe.set(_key(record["id"]), json.dumps(record))
     pipe.zadd(_index(record["tenant"]), {record["id"]: record["created_at_precise"]})
+    if record.get("expires_at"):
+        pipe.zadd(EXPIRING, {record["id"]: record["expires_at"]})
     pipe.execute()
     return public(record)
 
@@ -90,11 +96,13 @@ def create_from_path(ctx: Context, tenant: str, path: Path, filename: str, purpo
 
 
 def write_bytes(ctx: Context, tenant: str, file_id: str, filename: str, purpose: str, data: bytes,
-                mime: str = "application/jsonl") -> dict[str, Any]:
-    """Write a Ferry-made file under a chosen id (batch outputs: rewriting it is idempotent)."""
+                mime: str = "application/jsonl", expires_at: int | None = None) -> dict[str, Any]:
+    """Write a Ferry-made file under a chosen id (batch outputs: rewriting it is idempotent);
+    with ``expires_at`` it is deleted after that time (generated outputs live as long as their job)."""
     ctx.storage.put_stream(storage_key(tenant, file_id), io.BytesIO(data), mime)
     old = _load(ctx, file_id)
     record = _new_record(tenant, file_id, filename, purpose, len(data), hashlib.sha256(data).hexdigest(), mime)
+    record["expires_at"] = expires_at
     if old is not None:  # keep the first creation time across a redelivered finalize
         record["created_at"], record["created_at_precise"] = old["created_at"], old["created_at_precise"]
     return _commit(ctx, record)
@@ -135,8 +143,23 @@ def delete(ctx: Context, tenant: str, file_id: str) -> dict[str, Any]:
     pipe = ctx.redis.pipeline()
     pipe.delete(_key(file_id))
     pipe.zrem(_index(tenant), file_id)
+    pipe.zrem(EXPIRING, file_id)
     pipe.execute()
     return {"id": file_id, "object": "file", "deleted": True}
+
+
+def sweep_expired(ctx: Context, now: float | None = None, limit: int = 1000) -> int:
+    """Delete files past their ``expires_at``; returns how many."""
+    deleted = 0
+    for raw in ctx.redis.zrangebyscore(EXPIRING, 0, time.time() if now is None else now, start=0, num=limit):
+        file_id = raw.decode()
+        rec = _load(ctx, file_id)
+        if rec is None:
+            ctx.redis.zrem(EXPIRING, file_id)
+            continue
+        delete(ctx, rec["tenant"], file_id)
+        deleted += 1
+    return deleted
 
 
 def list_files(ctx: Context, tenant: str, *, purpose: str | None = None, limit: int = 10_000,

@@ -135,7 +135,10 @@ def cancel(ctx: Context, tenant: str, job_id: str, purge: bool = False) -> dict[
     ctx.store.cancel(job_id)
     view = get(ctx, tenant, job_id)
     if purge:
+        from workers.outputs import delete_outputs
+
         view["purged_blobs"] = len(retention.purge(ctx, job_id))
+        view["purged_outputs"] = delete_outputs(ctx, tenant, job_id)
     return view
 
 

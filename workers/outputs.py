@@ -28,6 +28,7 @@ import binascii
 import copy
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -85,9 +86,29 @@ def _save(ctx: Context, tenant: str, job_id: str, where: str, data: bytes, mime:
     file_id = "file-" + hashlib.sha256(f"{job_id}:{where}".encode()).hexdigest()[:24]
     slot = re.sub(r"[^\w]+", "-", where.replace("choices", "c").replace(".message.", "-")).strip("-")
     filename = f"{job_id}-{slot}.{_EXT.get(mime, 'bin')}"
-    rec = ferry_files.write_bytes(ctx, tenant, file_id, filename, PURPOSE, data, mime)
+    rec = ferry_files.write_bytes(ctx, tenant, file_id, filename, PURPOSE, data, mime,
+                                  expires_at=int(time.time()) + ctx.settings.job_ttl_seconds)
+    ctx.redis.sadd(output_files_key(job_id), file_id)
+    ctx.redis.expire(output_files_key(job_id), ctx.settings.job_ttl_seconds)
     return {"url": f"/v1/files/{file_id}/content", "file_id": file_id, "mime": mime, "bytes": rec["bytes"],
             "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def output_files_key(job_id: str) -> str:
+    return f"ferry:job:{job_id}:outputs"
+
+
+def delete_outputs(ctx: Context, tenant: str, job_id: str) -> int:
+    """Delete the files a job's generated media went to (``DELETE /v1/jobs/{id}?purge=true``)."""
+    deleted = 0
+    for raw in ctx.redis.smembers(output_files_key(job_id)):
+        try:
+            ferry_files.delete(ctx, tenant, raw.decode())
+            deleted += 1
+        except NotFound:
+            pass  # already deleted through /v1/files
+    ctx.redis.delete(output_files_key(job_id))
+    return deleted
 
 
 def store_outputs(ctx: Context, record: dict[str, Any], job_id: str, result: Any, call: Any = None) -> Any:

@@ -90,7 +90,7 @@ def _delete_if_unreferenced(ctx: Context, sha: str, now: float) -> bool:
 
 
 def sweep(ctx: Context, now: float | None = None, limit: int = 1000) -> int:
-    """Delete blobs whose owners have all expired; returns how many were deleted."""
+    """Delete blobs whose owners have all expired, and expired files; returns how many were deleted."""
     now = time.time() if now is None else now
     deleted = 0
     for raw in ctx.redis.zrangebyscore(BLOBS, 0, now, start=0, num=limit):
@@ -98,7 +98,9 @@ def sweep(ctx: Context, now: float | None = None, limit: int = 1000) -> int:
             deleted += _delete_if_unreferenced(ctx, raw.decode(), now)
         except Exception:  # one bad blob must not stop the sweep
             log.exception("retention: could not sweep %s", raw)
-    return deleted
+    from workers.ferry_files import sweep_expired  # generated outputs expire with their job
+
+    return deleted + sweep_expired(ctx, now, limit)
 
 
 def purge(ctx: Context, owner: str) -> list[str]:
