@@ -4,11 +4,15 @@ Three inputs: the corpus's progressive JPEG, the same photo re-saved as baseline
 temp dir) and the corpus's PNG. Each (method, input) runs in its own child process: REPEAT timed runs
 (median reported) and the peak RSS growth over the RSS just before the first run (VmHWM - VmRSS).
 Ferry's time covers plan + transform (the worker's CPU stages); inspect facts are computed beforehand.
+Children run with MALLOC_ARENA_MAX=2, as Ferry's cpu workers are deployed. Note the progressive input is
+4:4:4: libjpeg must hold its whole coefficient buffer (5120*2880*3*2 bytes = 88 MB) to decode it at any
+scale, so no libjpeg-based path (Pillow's or pyvips') can stay under 50 MB of growth on it.
 Last line: the smallest Ferry/pyvips speed ratio over the three inputs.
 """
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -76,8 +80,10 @@ def child(method: str, src: str, workdir: str, facts_json: str) -> None:
 
 
 def run(method: str, src: Path, workdir: Path, facts: dict) -> dict:
+    # Every child runs as Ferry's cpu workers are deployed (Procfile, compose, ferry up): glibc arenas capped.
+    env = {**os.environ, "MALLOC_ARENA_MAX": "2"}
     res = subprocess.run([sys.executable, __file__, "--child", method, str(src), str(workdir), json.dumps(facts)],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+                         capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
