@@ -18,10 +18,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from app.auth import context, require_tenant
-from app.compat import error_response, openai_errors, status_for
-from workers import jobs, outputs
+from app.compat import openai_errors, run_and_wait
+from workers import outputs
 from workers.errors import BadRequest
-from workers.idempotency import check_key
 
 bp = openai_errors(Blueprint("chat", __name__, url_prefix="/v1"))
 FERRY_FIELDS = ("dry_run", "delivery", "options", "webhook", "metadata")
@@ -57,23 +56,9 @@ def create():  # type: ignore[no-untyped-def]
     if not isinstance(stream_options, dict):
         raise BadRequest("stream_options must be an object", param="stream_options")
     ctx = context()
-    # The same Idempotency-Key and body join the first request's job: a retry after a 504 waits again
-    # for that job instead of starting another.
-    job = jobs.submit(ctx, tenant, job_body(body), idempotency_key=check_key(request.headers.get("Idempotency-Key")))
-    view = jobs.wait(ctx, tenant, job["id"], ctx.settings.chat_timeout)
-    status = view["status"]
-    if status == "failed":
-        error = view.get("error") or {"type": "internal_error", "message": "the job failed"}
-        return error_response(error, status_for(error), retry=False, job_id=job["id"])
-    if status == "canceled":
-        return error_response({"type": "conflict_error", "message": f"job {job['id']} was canceled"}, 409,
-                              code="job_canceled", retry=False, job_id=job["id"])
-    if status != "succeeded":
-        return error_response(
-            {"type": "timeout_error",
-             "message": f"job {job['id']} is still {status} after {ctx.settings.chat_timeout:g} s "
-                        f"(FERRY_CHAT_TIMEOUT); poll GET /v1/jobs/{job['id']} for its result"},
-            504, code="job_timeout", retry=False, job_id=job["id"])
+    view, failure = run_and_wait(ctx, tenant, job_body(body))
+    if failure is not None:
+        return failure
     result = view.get("result") or dry_run_completion(view)
     # Generated audio/images come back inline (base64, as OpenAI answers and the SDK expects) unless the
     # request asks for URLs with ferry.options.outputs = "url" (workers/outputs.py).
@@ -87,7 +72,7 @@ def create():  # type: ignore[no-untyped-def]
         resp.headers["X-Accel-Buffering"] = "no"
     else:
         resp = jsonify(result)
-    resp.headers["x-request-id"] = job["id"]
+    resp.headers["x-request-id"] = view["id"]
     return resp
 
 

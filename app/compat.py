@@ -12,7 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from workers import jobs
 from workers.batches import http_status
+from workers.context import Context
+from workers.idempotency import check_key
 from workers.errors import FerryError
 
 
@@ -42,6 +45,31 @@ def error_response(error: dict[str, Any], status: int, *, code: str | None = Non
         resp.headers["x-request-id"] = job_id
         resp.headers["Location"] = f"/v1/jobs/{job_id}"
     return resp
+
+
+def run_and_wait(ctx: Context, tenant: str, body: dict[str, Any]) -> tuple[dict[str, Any], Response | None]:
+    """Submit a job for a synchronous OpenAI endpoint and wait up to FERRY_CHAT_TIMEOUT.
+
+    Returns (the job's view, None) when it succeeded, else (view, the OpenAI-style error response):
+    the job's own error, 409 if canceled, 504 with the job id if it is still running. The same
+    Idempotency-Key and body join the first request's job, so a retry after a 504 waits again.
+    """
+    job = jobs.submit(ctx, tenant, body, idempotency_key=check_key(request.headers.get("Idempotency-Key")))
+    view = jobs.wait(ctx, tenant, job["id"], ctx.settings.chat_timeout)
+    status = view["status"]
+    if status == "succeeded":
+        return view, None
+    if status == "failed":
+        error = view.get("error") or {"type": "internal_error", "message": "the job failed"}
+        return view, error_response(error, status_for(error), retry=False, job_id=job["id"])
+    if status == "canceled":
+        return view, error_response({"type": "conflict_error", "message": f"job {job['id']} was canceled"}, 409,
+                                    code="job_canceled", retry=False, job_id=job["id"])
+    return view, error_response(
+        {"type": "timeout_error",
+         "message": f"job {job['id']} is still {status} after {ctx.settings.chat_timeout:g} s "
+                    f"(FERRY_CHAT_TIMEOUT); poll GET /v1/jobs/{job['id']} for its result"},
+        504, code="job_timeout", retry=False, job_id=job["id"])
 
 
 def openai_errors(bp: Blueprint) -> Blueprint:

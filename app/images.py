@@ -18,11 +18,10 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from app.auth import context, require_tenant
-from app.compat import error_response, openai_errors, status_for
+from app.compat import openai_errors, run_and_wait
 from app.jobs import json_body
-from workers import jobs, outputs
+from workers import outputs
 from workers.errors import BadRequest, Unprocessable
-from workers.idempotency import check_key
 
 bp = openai_errors(Blueprint("images", __name__, url_prefix="/v1/images"))
 FERRY_FIELDS = ("dry_run", "options", "webhook", "metadata")
@@ -114,28 +113,16 @@ def generate():  # type: ignore[no-untyped-def]
         image_models = [m for m in ctx.catalog.model_ids() if "image" in ctx.catalog.resolve(m).output_modalities]
         raise Unprocessable(f"{caps.id} does not generate images; image models: {', '.join(image_models)}",
                             param="model")
-    job = jobs.submit(ctx, tenant, job_body(body), idempotency_key=check_key(request.headers.get("Idempotency-Key")))
-    view = jobs.wait(ctx, tenant, job["id"], ctx.settings.chat_timeout)
-    status = view["status"]
-    if status == "failed":
-        error = view.get("error") or {"type": "internal_error", "message": "the job failed"}
-        return error_response(error, status_for(error), retry=False, job_id=job["id"])
-    if status == "canceled":
-        return error_response({"type": "conflict_error", "message": f"job {job['id']} was canceled"}, 409,
-                              code="job_canceled", retry=False, job_id=job["id"])
-    if status != "succeeded":
-        return error_response(
-            {"type": "timeout_error",
-             "message": f"job {job['id']} is still {status} after {ctx.settings.chat_timeout:g} s "
-                        f"(FERRY_CHAT_TIMEOUT); poll GET /v1/jobs/{job['id']} for its result"},
-            504, code="job_timeout", retry=False, job_id=job["id"])
+    view, failure = run_and_wait(ctx, tenant, job_body(body))
+    if failure is not None:
+        return failure
     if view.get("dry_run"):
-        resp = jsonify({"created": view["created_at"], "data": [], "ferry_job": job["id"],
+        resp = jsonify({"created": view["created_at"], "data": [], "ferry_job": view["id"],
                         "provider_request": view.get("provider_request"), "usage_estimate": view.get("usage_estimate")})
     else:
         response_format = body.get("response_format") or "url"
         result = outputs.present(ctx, tenant, view["result"], inline=response_format == "b64_json",
                                  base_url=request.host_url)
         resp = jsonify(images_response(result, response_format))
-    resp.headers["x-request-id"] = job["id"]
+    resp.headers["x-request-id"] = view["id"]
     return resp
