@@ -7,6 +7,7 @@ client refuses private targets unless FERRY_ALLOW_PRIVATE_URLS is set
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,6 @@ from workers.errors import FetchError, FerryError, TooLarge
 from workers.netguard import guarded_client
 from workers.settings import Settings
 
-CHUNK = 256 * 1024
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Downloaded:
 
 def download(url: str, dest: Path, settings: Settings) -> Downloaded:
     limit = settings.max_download_bytes
+    deadline = time.monotonic() + settings.fetch_max_seconds  # a slow drip cannot hold a worker forever
     digest = hashlib.sha256()
     size = 0
     try:
@@ -45,10 +46,13 @@ def download(url: str, dest: Path, settings: Settings) -> Downloaded:
             if declared and declared.isdigit() and int(declared) > limit:
                 raise TooLarge(f"{url} is {declared} bytes; FERRY_MAX_DOWNLOAD_BYTES is {limit}")
             with dest.open("wb") as out:
-                for chunk in resp.iter_bytes(CHUNK):
+                for chunk in resp.iter_bytes():  # as they arrive, so limits are checked on every read
                     size += len(chunk)
                     if size > limit:
                         raise TooLarge(f"{url} is over FERRY_MAX_DOWNLOAD_BYTES ({limit} bytes)")
+                    if time.monotonic() > deadline:
+                        raise FetchError(f"{url}: still downloading after FERRY_FETCH_MAX_SECONDS "
+                                         f"({settings.fetch_max_seconds:g} s; {size} bytes so far)")
                     digest.update(chunk)
                     out.write(chunk)
             return Downloaded(dest, size, digest.hexdigest(), resp.headers.get("content-type"), str(resp.url))

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=96 * 1024 * 1024, alias="FERRY_MAX_REQUEST_BYTES")
     max_resources: int = Field(default=64, alias="FERRY_MAX_RESOURCES")
     fetch_timeout: float = Field(default=30.0, alias="FERRY_FETCH_TIMEOUT")
+    fetch_max_seconds: float = Field(default=600.0, alias="FERRY_FETCH_MAX_SECONDS")
     max_redirects: int = Field(default=5, alias="FERRY_MAX_REDIRECTS")
     allow_private_urls: bool = Field(default=False, alias="FERRY_ALLOW_PRIVATE_URLS")
     upstream_timeout: float = Field(default=300.0, alias="FERRY_UPSTREAM_TIMEOUT")
