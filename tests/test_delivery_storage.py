@@ -52,7 +52,7 @@ def stack(sims, moto: Service, gcs: Service, s3_client: Any) -> Iterator[Stack]:
     gcs_lib.Client(project="test", credentials=AnonymousCredentials(),
                    client_options={"api_endpoint": gcs.url}).create_bucket(GCS_BUCKET)
     env = {**moto.env, **gcs.env, "AWS_REGION": "us-east-1",
-           "FERRY_STAGING": f"s3://{S3_BUCKET}/stage,gs://{GCS_BUCKET}"}
+           "FERRY_STAGING": f"s3://{S3_BUCKET}/stage,gs://{GCS_BUCKET}", "FERRY_SOURCE_BUCKETS": f"s3://{S3_BUCKET}/in"}
     s = Stack(env, prefix="ferry-staging-")
     s.staged = s.worker()  # type: ignore[attr-defined]
     yield s
@@ -93,6 +93,15 @@ def test_s3_source_is_fetched_streamed_and_hashed(stack, s3_client):
     missing = stack.run(job_body("openai/gpt-4o", image_part(f"s3://{S3_BUCKET}/in/nope.jpg")))
     assert missing["status"] == "failed" and missing["error"]["stage"] == "fetch"
     assert "nope.jpg" in missing["error"]["message"]
+
+
+def test_cloud_sources_outside_the_allowlist_are_refused(stack, s3_client):
+    """The worker's credentials reach the staging prefix too; a tenant may not name it."""
+    s3_client.upload_file(str(IMAGE), S3_BUCKET, "stage/secret.jpg")
+    job = stack.run(job_body("openai/gpt-4o", image_part(f"s3://{S3_BUCKET}/stage/secret.jpg")))
+    assert job["status"] == "failed" and job["error"]["stage"] == "fetch"
+    assert "FERRY_SOURCE_BUCKETS" in job["error"]["message"]
+    assert "source" not in job["resources"][0] or "sha256" not in job["resources"][0]["source"]
 
 
 def test_presigned_url_delivery_from_s3_staging(stack, sims):

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_resources: int = Field(default=64, alias="FERRY_MAX_RESOURCES")
     fetch_timeout: float = Field(default=30.0, alias="FERRY_FETCH_TIMEOUT")
     fetch_max_seconds: float = Field(default=600.0, alias="FERRY_FETCH_MAX_SECONDS")
+    source_buckets: str | None = Field(default=None, alias="FERRY_SOURCE_BUCKETS")
     max_redirects: int = Field(default=5, alias="FERRY_MAX_REDIRECTS")
     allow_private_urls: bool = Field(default=False, alias="FERRY_ALLOW_PRIVATE_URLS")
     upstream_timeout: float = Field(default=300.0, alias="FERRY_UPSTREAM_TIMEOUT")
@@ -88,6 +89,10 @@ class Settings(BaseSettings):
                 raise ValueError(f"FERRY_API_KEYS entry {item!r} is not key=tenant")
             pairs[key.strip()] = tenant.strip()
         return pairs
+
+    def source_bucket_list(self) -> list[str]:
+        """``s3://bucket[/prefix]`` / ``gs://…`` prefixes that s3:// and gs:// sources may name."""
+        return [p.strip() for p in (self.source_buckets or "").split(",") if p.strip()]
 
     def provider_key(self, provider: str) -> str | None:
         if provider == "bedrock":

@@ -34,8 +34,17 @@ def _bucket_store(uri: str) -> tuple[Storage, str]:
     return GCSStorage(bucket), key
 
 
+def check_allowed(uri: str, allowed: list[str]) -> None:
+    """Workers read cloud sources with their own credentials, so a tenant must never be able to name
+    any object those credentials reach (Ferry's own buckets included): only listed prefixes are read."""
+    if not any(uri == p or uri.startswith(p.rstrip("/") + "/") for p in allowed):
+        where = ", ".join(allowed) if allowed else "none are configured"
+        raise FetchError(f"{uri} is not under an allowed source bucket (FERRY_SOURCE_BUCKETS: {where})")
+
+
 def fetch_cloud(ctx: Context, uri: str) -> dict[str, Any]:
     """Stream an s3:// or gs:// object into a blob; returns the source fields."""
+    check_allowed(uri, ctx.settings.source_bucket_list())
     limit = ctx.settings.max_download_bytes
     digest = hashlib.sha256()
     size = 0
