@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from workers import jobs
-from workers.batches import http_status
+from workers.errors import http_status
 from workers.context import Context
 from workers.idempotency import check_key
 from workers.errors import FerryError

@@ -25,18 +25,12 @@ from typing import Any
 
 from workers import ferry_files
 from workers.context import Context
-from workers.errors import BadRequest, FerryError, NotFound
+from workers.errors import BadRequest, FerryError, NotFound, http_status
 
 ENDPOINTS = ("/v1/chat/completions",)
 COMPLETION_WINDOWS = ("24h",)
 ACTIVE = ("validating", "in_progress", "cancelling")
 FINAL = ("completed", "failed", "cancelled", "expired")
-STATUS_BY_TYPE = {
-    "invalid_request_error": 400, "authentication_error": 401, "not_found_error": 404, "conflict_error": 409,
-    "too_large_error": 413, "unsupported_media_error": 415, "unprocessable_error": 422, "fetch_error": 422,
-    "upstream_error": 502, "storage_error": 502, "internal_error": 500, "timeout_error": 504,
-}
-_PASSED_UPSTREAM = (400, 401, 403, 404, 413, 422, 429)
 
 # KEYS: batch hash, done set, lines hash. ARGV: index, counter (completed|failed), line JSON,
 # input tokens, output tokens, ttl. Returns -1 already counted, 1 "finalize now", 0 otherwise.
@@ -72,13 +66,6 @@ for i = 4, #ARGV do
 end
 return 0
 """
-
-
-def http_status(error: dict[str, Any]) -> int:
-    """The HTTP status a job's stored error stands for (an upstream 4xx keeps its own)."""
-    if error.get("type") == "upstream_error" and error.get("upstream_status") in _PASSED_UPSTREAM:
-        return int(error["upstream_status"])
-    return STATUS_BY_TYPE.get(str(error.get("type")), 500)
 
 
 def new_batch_id() -> str:

@@ -110,3 +110,20 @@ class UpstreamError(FerryError):
 
 class StorageError(FerryError):
     status, type = 502, "storage_error"
+
+
+#: HTTP status per error type, from the tree above (plus the 504 of a synchronous wait that timed out).
+STATUS_BY_TYPE: dict[str, int] = {
+    FerryError.type: FerryError.status,
+    **{cls.type: cls.status for cls in FerryError.__subclasses__()},
+    "timeout_error": 504,
+}
+#: Provider statuses an upstream error keeps as its own HTTP status.
+PASSED_UPSTREAM = (400, 401, 403, 404, 413, 422, 429)
+
+
+def http_status(error: dict[str, Any]) -> int:
+    """The HTTP status a stored error (``to_dict()`` shape) stands for; an upstream 4xx keeps its own."""
+    if error.get("type") == "upstream_error" and error.get("upstream_status") in PASSED_UPSTREAM:
+        return int(error["upstream_status"])
+    return STATUS_BY_TYPE.get(str(error.get("type")), 500)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from workers.errors import UpstreamError
+from workers.errors import PASSED_UPSTREAM, UpstreamError
 
 
 @dataclass
@@ -123,7 +123,7 @@ def upstream_error(provider: str, status: int, body: Any) -> UpstreamError:
         stage="complete",
         retryable=retryable,
         upstream_status=status,
-        status=status if status in (400, 401, 403, 404, 413, 422, 429) else 502,
+        status=status if status in PASSED_UPSTREAM else 502,
     )
 
 
