@@ -90,6 +90,8 @@ def up(port: int, demo: bool, exit_after: bool) -> None:
     """Run Ferry on this machine: Redis (embedded unless REDIS_URL), web and one worker per queue."""
     from workers.embedded_redis import redis_url
 
+    # `kill`, `timeout`, a process manager: stop like Ctrl-C, so children and the embedded Redis stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = get_settings()
     env = dict(os.environ)
     env["REDIS_URL"] = redis_url(settings)  # children share the one we start (or the given one)
