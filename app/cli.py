@@ -99,8 +99,6 @@ def up(port: int, demo: bool, exit_after: bool) -> None:
     env.setdefault("MALLOC_ARENA_MAX", "2")  # glibc arenas inflate decoder RSS (bench/p1_image_resize.py)
     console.print(f"[bold]redis[/] {env['REDIS_URL']} ({'given' if settings.redis_url else 'embedded'})")
     sims = None
-    if demo:
-        sims = _start_simulators(env)
     url = f"http://127.0.0.1:{port}"
     cpus = os.cpu_count() or 2
     specs = {
@@ -114,6 +112,8 @@ def up(port: int, demo: bool, exit_after: bool) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        if demo:
+            sims = _start_simulators(env)
         for name, argv in specs.items():
             log = (log_dir / f"{name}.log").open("ab")
             procs.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT))
