@@ -83,6 +83,18 @@ def _bad(message: str, path: str | None = None, code: str | None = None, status:
     return SimReject(status, message, "invalid_request_error", param=_param(path) if path else None, code=code)
 
 
+def _json_object() -> tuple[bytes, dict[str, Any]]:
+    """The raw body and its JSON object, or OpenAI's 400 for anything else."""
+    raw = request.get_data()
+    try:
+        body = load_json_body(raw)
+    except ValueError as exc:
+        raise _bad(f"We could not parse the JSON body of your request. ({exc})")
+    if not isinstance(body, dict):
+        raise _bad("Invalid request body: expected a JSON object.")
+    return raw, body
+
+
 def create_app(api_key: str = "sim-key") -> Flask:
     app = Flask("openai_sim")
     state = install_controls(app, "openai", render_error)
@@ -110,13 +122,7 @@ def create_app(api_key: str = "sim-key") -> Flask:
             discard_body()
             raise _bad(f"Request payload too large: {request.content_length} bytes > {MAX_PAYLOAD_BYTES} "
                        "bytes (50 MB total payload per request).", code="request_too_large", status=413)
-        raw = request.get_data()
-        try:
-            body = load_json_body(raw)
-        except ValueError as exc:
-            raise _bad(f"We could not parse the JSON body of your request. ({exc})")
-        if not isinstance(body, dict):
-            raise _bad("Invalid request body: expected a JSON object.")
+        raw, body = _json_object()
         model = body.get("model")
         if not model:
             raise _bad("Missing required parameter: 'model'.", "model", "missing_required_parameter")
@@ -173,13 +179,7 @@ def create_app(api_key: str = "sim-key") -> Flask:
     @app.post("/v1/images/generations")
     def images_generations() -> Response:
         check_auth()
-        raw = request.get_data()
-        try:
-            body = load_json_body(raw)
-        except ValueError as exc:
-            raise _bad(f"We could not parse the JSON body of your request. ({exc})")
-        if not isinstance(body, dict):
-            raise _bad("Invalid request body: expected a JSON object.")
+        raw, body = _json_object()
         prompt = body.get("prompt")
         model = body.get("model") or "dall-e-2"  # the API's historical default
         record_parts([Part("text", text=prompt if isinstance(prompt, str) else "")], model)
