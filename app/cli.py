@@ -149,11 +149,8 @@ def up(port: int, demo: bool, exit_after: bool) -> None:
 
 
 def _start_simulators(env: dict[str, str]) -> dict[str, Any]:
-    """The provider simulators from tests/upstreams, so the demo calls real HTTP APIs offline."""
-    root = str(Path(__file__).resolve().parent.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from tests.upstreams.server import env_for, run_all
+    """The bundled provider simulators (app/simulators), so the demo calls real HTTP APIs offline."""
+    from app.simulators.server import env_for, run_all
 
     sims = run_all()
     env.update({k: v for k, v in env_for(sims).items() if k.endswith(("_BASE_URL", "_API_KEY"))})

@@ -47,7 +47,7 @@ def main() -> None:
     os.environ.update(FERRY_DATA_DIR=str(data_dir), FERRY_ALLOW_PRIVATE_URLS="1")
     os.environ.pop("REDIS_URL", None)
     from tests.delivery_fixtures import CountingServer, serve_counting
-    from tests.upstreams.server import env_for, run_all, stop_all
+    from app.simulators.server import env_for, run_all, stop_all
 
     sims = run_all()
     os.environ.update(env_for(sims))

@@ -48,7 +48,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def sims() -> Iterator[dict[str, Any]]:
     """Every provider simulator on a loopback port; their URLs and keys go into the environment."""
-    from tests.upstreams.server import env_for, run_all, stop_all
+    from app.simulators.server import env_for, run_all, stop_all
     from workers.context import get_context
     from workers.settings import get_settings
 

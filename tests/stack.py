@@ -60,7 +60,7 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def worker(self, delay: str | None = None, **env: str) -> subprocess.Popen[bytes]:
+    def worker(self, delay: str | None = None, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
         """Start a worker on all queues (``delay``: FERRY_TEST_STAGE_DELAY) and wait until it is ready."""
         name = f"worker{len(self.workers) + 1}"
         self.workers.append(name)
@@ -68,7 +68,7 @@ class Stack:
         if delay:
             full["FERRY_TEST_STAGE_DELAY"] = delay
         proc = self._spawn(name, [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-                                  "-Q", "io,cpu,llm", "-P", "prefork", "-c", "2", "--loglevel", "INFO",
+                                  "-Q", "io,cpu,llm", "-P", "prefork", "-c", str(concurrency), "--loglevel", "INFO",
                                   "--without-gossip", "--without-mingle", "--without-heartbeat",
                                   "-n", f"{name}-{os.getpid()}@%h"], full)
         deadline = time.monotonic() + 60

@@ -9,8 +9,8 @@ route found in the url_map), plus the named cases: truncated base64, lying data-
 from __future__ import annotations
 
 import base64
+import io
 import json
-import time
 from collections import Counter
 from typing import Any
 
@@ -185,9 +185,32 @@ def test_deeply_nested_json_is_400_not_recursion_error(client):
     assert resp.status_code == 400 and "nested" in resp.json["error"]["message"]
 
 
-def test_huge_body_is_413_quickly(worker):
+class _CountingInput(io.BytesIO):
+    """The request body as the WSGI server hands it over, counting what the app reads of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = super().readline(size)
+        self.bytes_read += len(line)
+        return line
+
+    def readinto(self, buffer: Any) -> int:
+        n = super().readinto(buffer)
+        self.bytes_read += n
+        return n
+
+
+def test_huge_body_is_413_before_it_is_read(worker):
     """60 MB of base64 against a 32 MB FERRY_MAX_REQUEST_BYTES, and 97 MB against the 96 MB default: 413
-    from the Content-Length, before the body is read or decoded."""
+    from the Content-Length, before the body is read or decoded (not one byte of it is read)."""
     from app import create_app
 
     payload = "A" * (60 * 1024 * 1024)
@@ -197,11 +220,19 @@ def test_huge_body_is_413_quickly(worker):
         if size == 97:
             data += b" " * ((97 << 20) - len(data))
         TRIED["named"] += 1
-        started = time.monotonic()
-        resp = app.test_client().post("/v1/jobs", data=data, headers={**AUTH, "Content-Type": "application/json"})
+        body = _CountingInput(data)
+        resp = app.test_client().post("/v1/jobs", input_stream=body, content_length=len(data),
+                                      headers={**AUTH, "Content-Type": "application/json"})
         assert resp.status_code == 413, resp.json
         assert resp.json["error"]["type"] == "too_large_error"
-        assert time.monotonic() - started < 3
+        assert body.bytes_read == 0, f"read {body.bytes_read} of {len(data)} bytes before answering 413"
+    # the same counting input on a small valid body: the app does read what it accepts
+    small = json.dumps(job_body(MODEL, dry_run=True)).encode()
+    body = _CountingInput(small)
+    resp = create_app().test_client().post("/v1/jobs", input_stream=body, content_length=len(small),
+                                           headers={**AUTH, "Content-Type": "application/json"})
+    assert resp.status_code == 202, resp.json
+    assert body.bytes_read == len(small)
 
 
 def test_inline_data_over_the_download_limit_is_413(worker):
@@ -216,15 +247,14 @@ def test_inline_data_over_the_download_limit_is_413(worker):
 
 
 @pytest.mark.parametrize("n", [10_000, 200_000])
-def test_huge_messages_arrays_answer_quickly(client, n):
+def test_huge_messages_arrays_answer_without_a_5xx(client, n):
+    """How fast this answers is measured in bench/bad_input_speed.py; pytest-timeout bounds a hang."""
     body = {"request": {"model": MODEL, "messages": [{"role": "user", "content": "hi"}] * n}, "dry_run": True}
     TRIED["named"] += 1
-    started = time.monotonic()
     resp = client.post("/v1/jobs", json=body, headers=AUTH)
     assert _ok_status(resp.status_code), resp.json
-    assert time.monotonic() - started < 15
     if resp.status_code == 202:
-        job = wait_job(client, resp.json["id"], timeout=60)
+        job = wait_job(client, resp.json["id"], timeout=120)
         assert job["status"] in ("succeeded", "failed")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import AUTH, CORPUS
 from tests.helpers import data_uri
-from tests.upstreams.server import SimServer
+from app.simulators.server import SimServer
 from workers.context import Context
 from workers.settings import Settings
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from app.cli import main
 from tests.conftest import CORPUS
-from tests.upstreams.server import SimServer
+from app.simulators.server import SimServer
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from tests.conftest import AUTH
-from tests.upstreams.server import SimServer
+from app.simulators.server import SimServer
 
 FEATURES = {"vision", "audio_input", "pdf", "video", "file_upload"}
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import AUTH, CORPUS, wait_job
 from tests.helpers import data_uri
-from tests.upstreams.server import SimServer
+from app.simulators.server import SimServer
 from workers.context import Context
 from workers.settings import Settings
 

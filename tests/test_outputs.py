@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import AUTH, wait_job
-from tests.upstreams.server import SimServer
+from app.simulators.server import SimServer
 from workers.context import Context
 from workers.settings import Settings
 

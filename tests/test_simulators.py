@@ -20,8 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from tests.upstreams import gemini_sim
-from tests.upstreams.server import SimServer, env_for, run_all, stop_all
+from app.simulators import gemini_sim
+from app.simulators.server import SimServer, env_for, run_all, stop_all
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 KEY = "sim-key"
@@ -73,7 +73,7 @@ def _clean(request):
 # --------------------------------------------------------------------------- server plumbing
 
 def test_simserver_url_port_and_stop():
-    from tests.upstreams import cohere_sim
+    from app.simulators import cohere_sim
 
     server = SimServer(cohere_sim.create_app())
     assert server.url == f"http://127.0.0.1:{server.port}" and server.port > 0
@@ -93,7 +93,7 @@ def test_env_follows_design_base_url_conventions(sims):
 
 def test_main_prints_env_lines():
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, "-m", "tests.upstreams"], cwd=root, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "app.simulators"], cwd=root, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
         lines = [proc.stdout.readline().strip() for _ in range(4)]

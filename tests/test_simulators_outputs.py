@@ -16,9 +16,9 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.upstreams import gemini_sim, openai_sim
-from tests.upstreams.common import sniff
-from tests.upstreams.server import SimServer
+from app.simulators import gemini_sim, openai_sim
+from app.simulators.media import sniff
+from app.simulators.server import SimServer
 
 KEY = "sim-key"
 

@@ -22,7 +22,6 @@ from workers.stages import retry_after_seconds, send
 
 MODELS = {"openai": "openai/gpt-4o", "anthropic": "anthropic/claude-sonnet-4-5", "gemini": "gemini/gemini-2.5-flash"}
 CALL_PATHS = ("/chat/completions", "/v1/messages", ":generateContent")
-FAULTS_INJECTED: list[str] = []
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +42,6 @@ def _run_job(client, sims, provider: str, **fault) -> tuple[dict, list[dict]]:  
     since = len(sim.state.log())
     if fault:
         sim.state.add_fault(**fault)
-        FAULTS_INJECTED.append(f"{provider}:{fault}")
     resp = client.post("/v1/jobs", json=job_body(MODELS[provider], text=f"fault {fault}"), headers=AUTH)
     assert resp.status_code == 202, resp.json
     job = wait_job(client, resp.json["id"], timeout=90)
@@ -72,8 +70,8 @@ def test_retry_after_is_honoured(client, sims):
     assert job["status"] == "succeeded", job.get("error")
     assert [c["status"] for c in calls] == [429, 200]
     gap = calls[1]["time"] - calls[0]["time"]
+    # a lower bound only: the behaviour is "not sooner than Retry-After"; how much later is load, not Ferry
     assert gap >= 2.9, f"retried after {gap:.2f} s despite Retry-After: 3"  # backoff alone: <= 1.5 s
-    assert gap < 10
 
 
 def test_backoff_is_exponential_between_attempts(client, sims):
@@ -82,9 +80,10 @@ def test_backoff_is_exponential_between_attempts(client, sims):
     times = [c["time"] for c in calls]
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert len(gaps) == 3
-    # retry n waits 2**n s x [0.5, 1.5): 0.5-1.5, 1-3, 2-6 (plus queue latency)
+    # retry n waits 2**n s x [0.5, 1.5): at least 0.5, 1, 2 s. Lower bounds only (a loaded machine only
+    # adds to a gap); the upper bounds are the arithmetic's, checked in test_retry_delay_bounds.
     for n, gap in enumerate(gaps):
-        assert 2 ** n * 0.5 - 0.05 <= gap <= 2 ** n * 1.5 + 2, gaps
+        assert gap >= 2 ** n * 0.5 - 0.05, gaps
 
 
 def test_persistent_5xx_fails_with_the_providers_status_and_message(client, sims):
@@ -127,7 +126,6 @@ def _native(url: str):  # type: ignore[no-untyped-def]
 def test_timeout_is_retryable(sims):
     sim = sims["openai"]
     sim.state.add_fault(delay=2, count=1)
-    FAULTS_INJECTED.append("openai:timeout")
     with pytest.raises(UpstreamError) as info:
         send(_native(sim.url + "/v1/chat/completions"), _Adapter(), timeout=0.5)
     assert info.value.retryable and "timed out" in info.value.message
@@ -161,7 +159,6 @@ def resetting_server():  # type: ignore[no-untyped-def]
 
 
 def test_connection_reset_is_retryable(resetting_server):
-    FAULTS_INJECTED.append("reset")
     with pytest.raises(UpstreamError) as info:
         send(_native(resetting_server + "/v1/chat/completions"), _Adapter(), timeout=5)
     assert info.value.retryable
@@ -206,8 +203,3 @@ def test_retry_delay_bounds():
     assert 10 <= retry_delay(0, 10, 60) <= 11  # Retry-After wins over a shorter backoff
     assert 60 <= retry_delay(0, 3600, 60) <= 66  # ...but is capped
     assert retry_delay(6, 1, 60) >= 30  # a short Retry-After does not shorten the backoff
-
-
-def test_zz_summary(capsys):
-    with capsys.disabled():
-        print(f"\n[upstream faults] {len(FAULTS_INJECTED)} faults injected in this module")

@@ -49,10 +49,10 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait_for(self, n: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+    def wait_for(self, n: int, timeout: float = 60.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while len(self.calls) < n:
-            assert time.monotonic() < deadline, f"{len(self.calls)} of {n} deliveries"
+            assert time.monotonic() < deadline, f"waited {timeout:g} s for {n} webhook deliveries, got {len(self.calls)}"
             time.sleep(0.05)
         return self.calls
 
@@ -64,13 +64,14 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-def wait_webhook(client: Any, job_id: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
+def wait_webhook(client: Any, job_id: str, status: str, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         job = client.get(f"/v1/jobs/{job_id}", headers=AUTH).json
         if (job.get("webhook") or {}).get("status") == status:
             return job
-        assert time.monotonic() < deadline, job.get("webhook")
+        assert time.monotonic() < deadline, (f"job {job_id}: webhook not {status} after {timeout:g} s: "
+                                             f"{job.get('webhook')}")
         time.sleep(0.1)
 
 
@@ -123,9 +124,10 @@ def test_batch_completed_event(client, receiver):
     payload = Webhook(SECRET).verify(call["body"], call["headers"])
     assert payload["type"] == "batch.completed"
     assert payload["data"]["id"] == batch["id"] and payload["data"]["request_counts"]["completed"] == 1
-    deadline = time.monotonic() + 10
-    while (client.get(f"/v1/batches/{batch['id']}", headers=AUTH).json.get("webhook") or {}).get("status") != "delivered":
-        assert time.monotonic() < deadline
+    deadline = time.monotonic() + 60
+    while (webhook := client.get(f"/v1/batches/{batch['id']}", headers=AUTH).json.get("webhook") or {}).get(
+            "status") != "delivered":
+        assert time.monotonic() < deadline, f"batch {batch['id']}: webhook not marked delivered after 60 s: {webhook}"
         time.sleep(0.1)
 
 

@@ -359,9 +359,9 @@ def _start(ctx: Context, batch_id: str) -> None:
         pipe.execute()
 
 
-def _fail(ctx: Context, batch_id: str, code: str, message: str) -> None:
+def _fail(ctx: Context, batch_id: str, code: str, message: str, param: str | None = "input_file_id") -> None:
     ctx.redis.hset(_key(batch_id), "errors", json.dumps(
-        {"object": "list", "data": [{"code": code, "message": message, "param": "input_file_id", "line": None}]}))
+        {"object": "list", "data": [{"code": code, "message": message, "param": param, "line": None}]}))
     if _move(ctx, batch_id, "failed", "validating", "in_progress", "cancelling"):
         _notify(ctx, batch_id)
 
@@ -415,26 +415,39 @@ def _notify(ctx: Context, batch_id: str) -> None:
 
 # -- Celery tasks (thin: load by id, call the function above) ---------------------------------------
 
+from celery import Task  # noqa: E402
+
 from workers.celery_app import app  # noqa: E402  (tasks after the functions they wrap)
 
+#: A batch task that raises is retried this often (a Redis or storage hiccup), then fails its batch.
+TASK_RETRIES = 3
 
-@app.task(name="ferry.batch_start", acks_late=True)
-def start(batch_id: str) -> None:
+
+def _guarded(task: Task, batch_id: str, step: str, run: Any) -> None:
+    """Run a batch step; an unexpected error is retried, then fails the batch visibly (never left running)."""
+    from workers.context import get_context
+
+    ctx = get_context()
+    try:
+        run(ctx, batch_id)
+    except Exception as exc:
+        if task.request.retries < TASK_RETRIES:
+            raise task.retry(countdown=2 ** task.request.retries, exc=exc)
+        _fail(ctx, batch_id, "internal_error", f"{step} failed: {type(exc).__name__}: {exc}", param=None)
+        raise
+
+
+@app.task(name="ferry.batch_start", bind=True, acks_late=True, max_retries=TASK_RETRIES)
+def start(self: Task, batch_id: str) -> None:
     """Count the lines, then submit one job per valid line (resumable if redelivered)."""
-    from workers.context import get_context
-
-    _start(get_context(), batch_id)
+    _guarded(self, batch_id, "batch_start", _start)
 
 
-@app.task(name="ferry.batch_cancel", acks_late=True)
-def cancel_lines(batch_id: str) -> None:
-    from workers.context import get_context
-
-    _cancel_lines(get_context(), batch_id)
+@app.task(name="ferry.batch_cancel", bind=True, acks_late=True, max_retries=TASK_RETRIES)
+def cancel_lines(self: Task, batch_id: str) -> None:
+    _guarded(self, batch_id, "batch_cancel", _cancel_lines)
 
 
-@app.task(name="ferry.batch_finalize", acks_late=True)
-def finalize(batch_id: str) -> None:
-    from workers.context import get_context
-
-    _finalize(get_context(), batch_id)
+@app.task(name="ferry.batch_finalize", bind=True, acks_late=True, max_retries=TASK_RETRIES)
+def finalize(self: Task, batch_id: str) -> None:
+    _guarded(self, batch_id, "batch_finalize", _finalize)

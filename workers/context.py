@@ -23,7 +23,7 @@ class Context:
 
     @cached_property
     def store(self) -> JobStore:
-        return JobStore(self.redis, self.settings.job_ttl_seconds)
+        return JobStore(self.redis, self.settings.job_ttl_seconds, self.settings.queue_deadline)
 
     @cached_property
     def storage(self) -> Storage:

@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Callable
 
-from celery import Task, chain, group
+from celery import Task, chain
 from celery.exceptions import Ignore, Retry
 
 from workers import reaper, retention, stages
@@ -46,7 +46,7 @@ def _next_steps(stage: str, index: int | None) -> list[str]:
     if index is not None:
         k = RESOURCE_STAGES.index(stage) + 1
         return [f"{RESOURCE_STAGES[k]}:{index}"] if k < len(RESOURCE_STAGES) else []
-    return ["notify"] if stage == "complete" else []
+    return []  # complete's successor, notify, is expected by the status change itself (JobStore.set_status)
 
 
 def _run(task: Task, job_id: str, index: int | None, stage: str, fn: Callable[[Context], None]) -> bool:
@@ -143,14 +143,13 @@ def _join(job_id: str, index: int) -> None:
 
 @app.task(name="ferry.complete", bind=True, max_retries=MAX_RETRIES)
 def complete(self: Task, job_id: str) -> None:
-    """Build the provider-native request, call the provider, store the result."""
-    if _run(self, job_id, None, "complete", lambda ctx: stages.complete(ctx, job_id)):
-        notify.delay(job_id)  # if we die first, the reaper sends it (the "notify" step is tracked)
+    """Build the provider-native request, call the provider, store the result (the success queues notify)."""
+    _run(self, job_id, None, "complete", lambda ctx: stages.complete(ctx, job_id))
 
 
 @app.task(name="ferry.notify", bind=True)
 def notify(self: Task, job_id: str) -> None:
-    """After a job ended (succeeded from ``complete``; failed or canceled from the status change):
+    """After a job ended (queued by the status change, however it ended):
     metrics, its batch line, its signed webhook (workers/webhooks.py job_ended)."""
     from workers.webhooks import job_ended
 
@@ -168,10 +167,12 @@ def enqueue(ctx: Context, job_id: str, n_resources: int) -> None:
     if n_resources == 0:
         complete.delay(job_id)
         return
-    group(
-        chain(*(getattr(stage_task, "si")(job_id, i) for stage_task in (fetch, inspect, plan, transform, deliver)))
-        for i in range(n_resources)
-    ).apply_async()
+    # One producer for every chain: a group's apply_async holds a pooled connection while each chain
+    # acquires another, so concurrent submits (gunicorn threads) deadlocked once the pool ran dry.
+    with app.producer_or_acquire() as producer:
+        for i in range(n_resources):
+            chain(*(stage_task.si(job_id, i) for stage_task in (fetch, inspect, plan, transform, deliver))
+                  ).apply_async(producer=producer)
 
 
 from workers import batches, webhooks  # noqa: E402,F401  (register their tasks with the worker)

@@ -39,7 +39,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -51,11 +51,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ferry.reaper")
 
-RUNNING = "ferry:running"
+from workers.store import RUNNING  # noqa: E402  (the pending steps; named with the job records)
 REQUEUES = "ferry:running:requeues"
 LOCK = "ferry:reaper:lock"
 HOST = socket.gethostname()
 TERMINAL = ("succeeded", "failed", "canceled")
+#: Steps that run after a job ended, so the reaper keeps them when it drops a finished job's steps.
+AFTER_END = ("notify", "webhook")
 
 # KEYS[1] lease; ARGV[1] our value, ARGV[2] ttl ms. Renew only our own lease.
 _RENEW = """
@@ -239,6 +241,10 @@ def requeue(job_id: str, step: str) -> None:
         pipeline.complete.delay(job_id)
     elif name == "notify":
         pipeline.notify.delay(job_id)
+    elif name == "webhook":
+        from workers.webhooks import send_job
+
+        send_job.delay(job_id)
     elif name in pipeline.RESOURCE_STAGES:
         rest = pipeline.RESOURCE_STAGES[pipeline.RESOURCE_STAGES.index(name):]
         chain(*(getattr(pipeline, s).si(job_id, int(index)) for s in rest)).apply_async()
@@ -246,16 +252,22 @@ def requeue(job_id: str, step: str) -> None:
         raise ValueError(f"unknown step {step!r}")
 
 
-def reap_once(ctx: Context, now: float | None = None, limit: int = 500) -> dict[str, int]:
-    """Handle overdue steps once; returns counts (dropped, extended, requeued, failed)."""
+def reap_once(ctx: Context, now: float | None = None, limit: int = 500,
+              still_ours: Callable[[], bool] = lambda: True) -> dict[str, int]:
+    """Handle overdue steps once; returns counts (dropped, extended, requeued, failed).
+
+    ``still_ours`` fences the pass: once it answers False (the pass lock was lost), nothing more is done."""
     r, store, settings = ctx.store.r, ctx.store, ctx.settings
     now = time.time() if now is None else now
     counts = {"dropped": 0, "extended": 0, "requeued": 0, "failed": 0}
     for raw in r.zrangebyscore(RUNNING, 0, now, start=0, num=limit):
+        if not still_ours():
+            log.warning("reaper: lost the pass lock; stopping this pass")
+            break
         m = _s(raw)
         job_id, _, step = m.partition("|")
         status = store.status(job_id)
-        if status is None or (status in TERMINAL and step != "notify") or is_done(r, job_id, step):
+        if status is None or (status in TERMINAL and step not in AFTER_END) or is_done(r, job_id, step):
             settle(r, job_id, step)
             counts["dropped"] += 1
             continue
@@ -278,17 +290,72 @@ def reap_once(ctx: Context, now: float | None = None, limit: int = 500) -> dict[
     return counts
 
 
+class PassLock:
+    """The one reaper pass running anywhere: ``SET NX`` with a token, renewed by a heartbeat for as long
+    as the pass runs, released (compare-and-delete) when it ends. A pass that lost its lock (Redis was
+    away longer than the TTL) notices at its next step and stops, so two passes never overlap."""
+
+    def __init__(self, r: redis.Redis, ttl: float, key: str = LOCK) -> None:
+        self.r, self.key, self.ttl = r, key, max(ttl, 0.3)
+        self.value = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        if not self.r.set(self.key, self.value, nx=True, px=int(self.ttl * 1000)):
+            return False
+        self._thread = threading.Thread(target=self._beat, name="reaper-lock", daemon=True)
+        self._thread.start()
+        return True
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                if self.r.eval(_RENEW, 1, self.key, self.value, int(self.ttl * 1000)) != 1:
+                    self._lost.set()
+                    return
+            except redis.RedisError:
+                log.warning("reaper: could not renew its lock", exc_info=True)
+
+    @property
+    def held(self) -> bool:
+        return not self._lost.is_set()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.r.eval(_RELEASE, 1, self.key, self.value)
+        except redis.RedisError:
+            log.warning("reaper: could not release its lock", exc_info=True)
+
+
+def reap_pass(ctx: Context) -> dict[str, int] | None:
+    """One pass (overdue steps, then retention) under the pass lock; None if another pass holds it."""
+    lock = PassLock(ctx.store.r, ttl=max(ctx.settings.lease_seconds, 1.0))
+    if not lock.acquire():
+        return None
+    try:
+        hold(ctx.settings, "reaper")  # test hook: a slow pass
+        counts = reap_once(ctx, still_ours=lambda: lock.held)
+        if counts["requeued"] or counts["failed"]:
+            log.warning("reaper: %s", counts)
+        if lock.held:
+            _sweep_retention(ctx)
+        return counts
+    finally:
+        lock.release()
+
+
 def run_forever(ctx: Context, stop: threading.Event | None = None) -> None:
     """Reap every FERRY_REAPER_INTERVAL seconds (with jitter); one process at a time does it."""
     stop = stop or threading.Event()
     interval = ctx.settings.reaper_interval
     while not stop.wait(interval * (0.8 + 0.4 * random.random())):
         try:
-            if ctx.store.r.set(LOCK, f"{HOST}:{os.getpid()}", nx=True, px=max(int(interval * 900), 100)):
-                counts = reap_once(ctx)
-                if counts["requeued"] or counts["failed"]:
-                    log.warning("reaper: %s", counts)
-                _sweep_retention(ctx)
+            reap_pass(ctx)
         except Exception:  # the reaper must outlive Redis hiccups
             log.exception("reaper pass failed")
 

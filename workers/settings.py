@@ -5,10 +5,12 @@ value they need from it). Every variable is documented in README.md.
 """
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Used when FERRY_API_KEYS is unset, so a fresh checkout works with no setup.
@@ -75,6 +77,10 @@ class Settings(BaseSettings):
     aws_region: str | None = Field(default=None, alias="AWS_REGION")
     """Bedrock's region when set (botocore itself reads only AWS_DEFAULT_REGION)."""
 
+    #: boto3's credentials object, resolved once per Settings (see :meth:`_aws_credentials`).
+    _aws_creds: Any = PrivateAttr(default=None)
+    _aws_resolved: bool = PrivateAttr(default=False)
+
     def tenant_keys(self) -> dict[str, str]:
         """Bearer key -> tenant, from ``key=tenant,key2=tenant2`` (or the local default)."""
         if not self.api_keys:
@@ -96,7 +102,7 @@ class Settings(BaseSettings):
 
     def provider_key(self, provider: str) -> str | None:
         if provider == "bedrock":
-            return _aws_credentials()  # boto3 resolves AWS credentials itself
+            return self._aws_credentials()  # boto3 resolves AWS credentials itself
         return getattr(self, f"{provider}_api_key", None)
 
     def staging_uris(self) -> list[str]:
@@ -108,13 +114,28 @@ class Settings(BaseSettings):
     def provider_base_url(self, provider: str) -> str | None:
         return getattr(self, f"{provider}_base_url", None)
 
+    def _aws_credentials(self) -> str | None:
+        """``"aws:<access key id>"`` when boto3 finds credentials (env, profile, role), else None.
 
-def _aws_credentials() -> str | None:
-    """``"aws:<access key id>"`` when boto3 finds credentials (env, profile, role), else None."""
-    import boto3
+        The web tier asks at every submit, so the boto3 session and its credential chain are built
+        once per Settings, not per call. The credentials *object* is kept, not a frozen key: for an
+        instance role or SSO it is botocore's refreshable kind, and reading ``access_key`` refreshes
+        it when it nears expiry. Callers only use the value as "there are credentials" (a Bedrock
+        submit without them is refused); the Bedrock client (:func:`workers.providers.bedrock._client`)
+        resolves its own credentials for the call.
+        """
+        if not self._aws_resolved:
+            with _AWS_LOCK:
+                if not self._aws_resolved:
+                    import boto3
 
-    creds = boto3.session.Session().get_credentials()
-    return f"aws:{creds.access_key}" if creds is not None else None
+                    self._aws_creds = boto3.session.Session().get_credentials()
+                    self._aws_resolved = True
+        creds = self._aws_creds
+        return f"aws:{creds.access_key}" if creds is not None else None
+
+
+_AWS_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)

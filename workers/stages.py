@@ -6,7 +6,6 @@ Celery tasks in :mod:`workers.pipeline` are one-line wrappers around these.
 """
 from __future__ import annotations
 
-import base64
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from workers.blobs import blob_key, get_blob, put_blob
+from workers.blobs import blob_key, get_blob, put_blob, read_blob_b64
 from workers.context import Context
 from workers.delivery.deliver import available, deliver_outputs, fit_request, refresh_stale_files
 from workers.delivery.dedupe import fetch_once, transform_once
@@ -29,6 +28,7 @@ from workers.media.transform import apply_plan
 from workers.providers.catalog import ModelCaps
 from workers.providers.base import Call, Message, NativeRequest, Part, get_adapter
 from workers.outputs import store_outputs, task_for
+from workers.reaper import hold
 
 
 def _tmpdir() -> tempfile.TemporaryDirectory[str]:
@@ -141,8 +141,7 @@ def _media_parts(ctx: Context, res: dict[str, Any]) -> list[Part]:
         part = Part("media", kind=out["kind"], mime=out["mime"], sha256=out.get("sha256"), size=out.get("bytes"),
                     filename=res["source"].get("filename"), detail=res.get("detail"))
         if how["method"] == "inline":
-            with ctx.storage.open(blob_key(out["sha256"])) as fh:
-                part.data_b64 = base64.b64encode(fh.read()).decode("ascii")
+            part.data_b64 = read_blob_b64(ctx.storage, out["sha256"])
         elif how["method"] == "file":
             part.file_id = how["ref"]
         else:
@@ -275,6 +274,7 @@ def complete(ctx: Context, job_id: str) -> None:
     estimate = usage_estimate(record, resources)
     if record.get("dry_run"):
         ctx.store.succeed(job_id, None, delivery_plan=delivery_plan(resources), usage_estimate=estimate)
+        hold(ctx.settings, "succeeded")
         return
     if not call.api_key:
         raise Unprocessable(f"{call.provider.upper()}_API_KEY is not set on the workers", param="request.model")
@@ -291,6 +291,7 @@ def complete(ctx: Context, job_id: str) -> None:
         estimate["prompt_tokens_details"]["image"]
     result = store_outputs(ctx, record, job_id, result, call)  # generated media -> Ferry files, URLs (workers/outputs.py)
     ctx.store.succeed(job_id, result, usage_estimate=estimate)
+    hold(ctx.settings, "succeeded")  # test hook: a kill here must still notify (tests/test_success_window.py)
 
 
 def fail_message(exc: BaseException) -> dict[str, Any]:

@@ -19,14 +19,21 @@ import redis
 
 TERMINAL = ("succeeded", "failed", "canceled")
 STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
+#: The reaper's sorted set of pending steps (workers/reaper.py).
+RUNNING = "ferry:running"
 
-# KEYS[1] job hash; ARGV: new status, updated_at, then field/value pairs to set with it.
+# KEYS[1] job hash, KEYS[2] the reaper's pending steps (workers/reaper.py RUNNING); ARGV: new status,
+# updated_at, the notify member and its deadline, then field/value pairs to set with it. An ending status
+# also expects the job's ``notify`` step in the same script, so no crash between the two can lose it.
 _SET_STATUS = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
 if cur == 'succeeded' or cur == 'failed' or cur == 'canceled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'canceled' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+end
 return 1
 """
 
@@ -40,9 +47,10 @@ def _now() -> int:
 
 
 class JobStore:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, notify_within: float = 300.0) -> None:
         self.r = client
         self.ttl = ttl_seconds
+        self.notify_within = notify_within
         self._set_status = client.register_script(_SET_STATUS)
 
     # keys -------------------------------------------------------------
@@ -76,14 +84,15 @@ class JobStore:
         pipe.execute()
 
     def set_status(self, job_id: str, status: str, **fields: Any) -> bool:
-        """Move a non-terminal job to ``status``; False if it already ended."""
-        argv: list[str] = [status, str(_now())]
+        """Move a non-terminal job to ``status``; False if it already ended.
+
+        Ending (succeeded, failed, canceled) expects the job's ``notify`` step in the same Redis script
+        and queues it: if this process dies right after, the reaper sends it (workers/reaper.py)."""
+        argv: list[str] = [status, str(_now()), f"{job_id}|notify", str(time.time() + self.notify_within)]
         for name, value in fields.items():
             argv += [name, value if isinstance(value, str) else json.dumps(value)]
-        moved = self._set_status(keys=[self._key(job_id)], args=argv) == 1
-        if moved and status in ("failed", "canceled"):
-            # Success queues ``notify`` from ``complete``; failure and cancel can happen anywhere
-            # (any stage, the reaper, the API), so the transition itself queues it (once per job).
+        moved = self._set_status(keys=[self._key(job_id), RUNNING], args=argv) == 1
+        if moved and status in TERMINAL:
             from workers.pipeline import notify  # late: the pipeline sits above the store
 
             notify.delay(job_id)

@@ -26,8 +26,10 @@ from urllib.parse import urlsplit
 
 import httpx
 from celery import Task
+from celery.exceptions import Retry
 from standardwebhooks.webhooks import Webhook
 
+from workers import reaper
 from workers.context import Context, get_context
 from workers.errors import BadRequest, FerryError
 from workers.netguard import guarded_client
@@ -170,10 +172,12 @@ def job_ended(ctx: Context, job_id: str) -> None:
     count_job(ctx.redis, view)
     if record.get("batch"):
         batches.line_finished(ctx, job_id, record)
-    if (record.get("webhook") or {}).get("url") and ctx.redis.set(
-            f"ferry:job:{job_id}:webhook_queued", 1, nx=True, ex=ctx.settings.job_ttl_seconds):
-        ctx.store.put_field(job_id, "webhook", {"url": record["webhook"]["url"], "event": job_event(view["status"]),
-                                                "status": "pending", "attempts": []})
+    if (record.get("webhook") or {}).get("url"):
+        # A tracked step of its own: if this worker dies before or while sending, the reaper re-sends it.
+        ctx.redis.hsetnx(f"ferry:job:{job_id}", "webhook", json.dumps(
+            {"url": record["webhook"]["url"], "event": job_event(view["status"]), "status": "pending",
+             "attempts": []}))
+        reaper.expect(ctx.redis, job_id, ["webhook"], ctx.settings.queue_deadline)
         send_job.delay(job_id)
 
 
@@ -182,8 +186,19 @@ from workers.celery_app import app  # noqa: E402
 
 @app.task(name="ferry.webhook", bind=True, acks_late=True)
 def send_job(self: Task, job_id: str) -> None:
-    """``job.succeeded`` / ``job.failed`` / ``job.canceled`` to the job's webhook, with retries."""
-    deliver_job(self, job_id)
+    """``job.succeeded`` / ``job.failed`` / ``job.canceled`` to the job's webhook, with retries.
+
+    Runs as the job's tracked ``webhook`` step (a lease while sending; the reaper re-sends it if the
+    worker died), so a delivery is attempted at least once, always with the same ``webhook-id``."""
+    ctx = get_context()
+    try:
+        with reaper.tracked(ctx, job_id, "webhook") as go:
+            if go:
+                deliver_job(self, job_id)
+    except Retry as exc:  # the next attempt waits its countdown: the reaper may not re-send it sooner
+        when = exc.when if isinstance(exc.when, (int, float)) else 0
+        reaper.expect(ctx.redis, job_id, ["webhook"], when + ctx.settings.queue_deadline)
+        raise
 
 
 

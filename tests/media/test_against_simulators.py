@@ -1,4 +1,4 @@
-"""Ferry's media outputs, sent through the real adapters to the provider simulators (tests/upstreams):
+"""Ferry's media outputs, sent through the real adapters to the provider simulators (app/simulators):
 what the planner produces for each provider is what that provider accepts."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from workers.settings import get_settings
 
 from .conftest import CORPUS, caps
 
-server = pytest.importorskip("tests.upstreams.server")
+server = pytest.importorskip("app.simulators.server")
 
 MODELS = {"openai": "openai/gpt-4o", "anthropic": "anthropic/claude-sonnet-4-5", "gemini": "gemini/gemini-2.5-flash",
           "bedrock": "bedrock/amazon.nova-pro-v1:0", "mistral": "mistral/pixtral-large-latest",

@@ -1,7 +1,6 @@
 """Audio: any common container/codec in, wav or mp3 out for OpenAI, native kept for Gemini, caps enforced."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import av
@@ -76,7 +75,7 @@ def test_duration_cap_in_plan() -> None:
 
 
 def test_decoding_stops_at_the_cap(generated: dict[str, Path], tmp_path: Path) -> None:
-    start = time.perf_counter()
+    """A 1 s tone against a 0.25 s cap: 413 once the decoded audio passes the cap (how soon, against a
+    full transcode: bench/bad_input_speed.py)."""
     with pytest.raises(TooLarge, match="stopped decoding"):
         audio.transcode(generated["tone.flac"], "audio/wav", tmp_path / "out", max_seconds=0.25)
-    assert time.perf_counter() - start < 1.0

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from workers.errors import Unprocessable
-from workers.providers.catalog import get_catalog
+from workers.providers import catalog as catalog_module
+from workers.providers.catalog import get_catalog, load_catalog
 
 PROVIDERS = {"openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere"}
 
@@ -63,3 +66,33 @@ def test_features_follow_modalities() -> None:
 def test_unknown_model_names_the_known_ones() -> None:
     with pytest.raises(Unprocessable, match="xai models"):
         get_catalog().resolve("xai/grok-99")
+
+
+CATALOG_TOML = Path(catalog_module.__file__).with_name("catalog.toml")
+
+
+def test_the_shipped_catalog_declares_every_key_it_uses() -> None:
+    """Every catalog model forbids unknown keys, so loading the real file is the check."""
+    assert set(load_catalog(CATALOG_TOML).providers) == PROVIDERS
+
+
+@pytest.mark.parametrize(("section", "line", "where"), [
+    ("[providers.openai.image]", "max_bytse = 20_000_000", ("providers", "openai", "image", "max_bytse")),
+    ('[providers.openai.models."gpt-4o-mini".image]', "tokens_bsae = 1",
+     ("providers", "openai", "models", "gpt-4o-mini", "image", "tokens_bsae")),
+    ("[providers.gemini.video]", 'storage_schema = "gs"', ("providers", "gemini", "video", "storage_schema")),
+    ('[providers.anthropic.models."claude-sonnet-4-5"]', "context_windwo = 200000",
+     ("providers", "anthropic", "models", "claude-sonnet-4-5", "context_windwo")),
+    ("[providers.xai]", "request_max_byte = 1", ("providers", "xai", "request_max_byte")),
+])
+def test_a_misspelled_key_fails_at_load_naming_it(tmp_path: Path, section: str, line: str,
+                                                   where: tuple[str, ...]) -> None:
+    text = CATALOG_TOML.read_text()
+    assert text.count(section + "\n") == 1, section
+    path = tmp_path / "catalog.toml"
+    path.write_text(text.replace(section + "\n", f"{section}\n{line}\n"))
+    with pytest.raises(ValidationError) as info:
+        load_catalog(path)
+    errors = info.value.errors()
+    assert [(e["type"], e["loc"]) for e in errors] == [("extra_forbidden", where)]
+    assert where[-1] in str(info.value)

@@ -1,7 +1,6 @@
 """Golden checks on image transforms: orientation, sizes per detail, modes, formats, tokens, limits."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -134,8 +133,7 @@ def test_byte_cap_reencodes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["decompression_bomb.gif", "decompression_bomb_extents.gif"])
-def test_bombs_fail_fast(name: str) -> None:
-    start = time.perf_counter()
-    with pytest.raises(TooLarge):
+def test_bombs_are_refused_at_inspect(name: str) -> None:
+    """413 from the header, before any pixel is decoded (how fast: bench/bad_input_speed.py)."""
+    with pytest.raises(TooLarge, match="too large to decode safely"):
         inspect_file(CORPUS / "bad" / name)
-    assert time.perf_counter() - start < 1.0

@@ -8,7 +8,6 @@ from pypdf import PdfReader, PdfWriter
 
 from workers.errors import TooLarge, UnsupportedMedia, Unprocessable
 from workers.media.inspect import inspect_file
-from workers.media.pdf import safe_document_name
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan
 
@@ -101,9 +100,3 @@ def test_unknown_strategy_is_422() -> None:
     with pytest.raises(Unprocessable, match="pdf_strategy"):
         plan_resource(facts, caps("openai/gpt-4o"), {"pdf_strategy": "ocr"})
 
-
-def test_bedrock_document_name() -> None:
-    pattern = caps("bedrock/amazon.nova-pro-v1:0").document.name_pattern
-    assert safe_document_name("report_v2.final.pdf", pattern) == "report-v2-final"
-    assert safe_document_name("Q3  results (draft).pdf", pattern) == "Q3 results (draft)"
-    assert safe_document_name("...", pattern) == "document"

@@ -12,7 +12,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from workers.blobs import blob_key
+from workers.blobs import blob_key, get_blob
 from workers.context import Context
 from workers.errors import StorageError
 from workers.storage.base import Storage
@@ -68,7 +68,7 @@ def stage(ctx: Context, scheme: str, sha256: str, mime: str | None) -> tuple[Sto
         return store, key, True
     with tempfile.TemporaryDirectory(prefix="ferry-stage-") as tmp:
         path = Path(tmp) / "blob"
-        ctx.storage.get_to_file(key, path)
+        get_blob(ctx.storage, sha256, path)  # checked against its hash: a bad blob is never staged
         store.put_file(key, path, mime)
     return store, key, False
 

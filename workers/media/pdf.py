@@ -8,7 +8,6 @@ touched, a character budget per page of extracted text and a pixel budget per re
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,16 +151,3 @@ def render_pages(src: Path, pages: list[int], size_for: Any) -> Iterator[tuple[i
     finally:
         doc.close()
 
-
-def safe_document_name(filename: str | None, pattern: str | None, default: str = "document") -> str:
-    """A document name the provider accepts (Bedrock: letters, digits, single spaces, - ( ) [ ]).
-
-    ``report_v2.final.pdf`` -> ``report-v2-final``."""
-    stem = (filename or default).rsplit("/", 1)[-1]
-    if stem.lower().endswith(".pdf"):
-        stem = stem[:-4]
-    if not pattern:
-        return stem or default
-    name = re.sub(r"[^A-Za-z0-9()\[\] -]+", "-", stem)
-    name = re.sub(r"\s+", " ", name).strip(" -")[:200] or default
-    return name if re.fullmatch(pattern, name) else default

@@ -116,12 +116,17 @@ def error_message(body: Any) -> str:
     return str(body)[:500]
 
 
-def upstream_error(provider: str, status: int, body: Any) -> UpstreamError:
-    retryable = status == 429 or status >= 500
+def upstream_error(provider: str, status: int, body: Any, *, stage: str = "complete",
+                   request: str | None = None) -> UpstreamError:
+    """A provider's error answer (chat call, or a Files API call at stage ``deliver``): 429 and 5xx are
+    retryable; the error keeps the provider's status when it is one Ferry passes on
+    (:data:`workers.errors.PASSED_UPSTREAM`), anything else is 502. ``request`` ("POST /v1/files") is named
+    in the message."""
+    to = f" to {request}" if request else ""
     return UpstreamError(
-        f"{provider} answered {status}: {error_message(body)}",
-        stage="complete",
-        retryable=retryable,
+        f"{provider} answered {status}{to}: {error_message(body)}",
+        stage=stage,
+        retryable=status == 429 or status >= 500,
         upstream_status=status,
         status=status if status in PASSED_UPSTREAM else 502,
     )

@@ -21,7 +21,7 @@ Delivery = Literal["inline", "url", "file", "storage", "youtube"]
 
 
 class _Caps(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")  # a misspelled key in catalog.toml fails at load, naming it
 
     formats: list[str] = []
     """Accepted MIME types."""
@@ -33,6 +33,9 @@ class _Caps(BaseModel):
     format_labels: dict[str, str] = {}
     """MIME -> the provider's own format name (Bedrock's lowercase ``png``/``jpeg``/``pdf``)."""
     source: str = ""
+    storage_scheme: Literal["gs", "s3"] | None = None
+    """The bucket scheme ``storage`` delivery hands the provider: ``gs`` (Gemini ``file_uri``) or ``s3``
+    (Bedrock ``s3Location``); None when the provider reads no bucket."""
 
 
 class ImageCaps(_Caps):
@@ -108,6 +111,8 @@ class ProviderEntry(BaseModel):
 class ModelCaps(BaseModel):
     """A model's resolved capabilities: provider defaults merged with model overrides."""
 
+    model_config = ConfigDict(extra="forbid")
+
     provider: str
     model: str
     adapter: str
@@ -149,6 +154,8 @@ _MODALITY = {"image": "image", "document": "file", "audio": "audio", "video": "v
 
 
 class Catalog(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     providers: dict[str, ProviderEntry]
 
     def resolve(self, model_id: str) -> ModelCaps:

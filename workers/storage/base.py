@@ -9,7 +9,11 @@ from typing import BinaryIO
 
 
 class Storage(abc.ABC):
-    """Put/get streams by key; never hold a whole object in memory."""
+    """Put/get streams by key; never hold a whole object in memory.
+
+    Every put is atomic: a reader sees the previous object or the new one whole, never a part, however
+    many writers put the same key at once (local: unique temp file + rename; S3: a PUT or a completed
+    multipart upload; GCS: a finished upload is one generation)."""
 
     scheme: str = ""
 

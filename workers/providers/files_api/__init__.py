@@ -2,7 +2,9 @@
 
 One module per provider with ``upload(path, mime, filename, *, base_url, api_key, timeout) -> Uploaded``
 and ``is_stale(status, message) -> bool`` (the provider's way of saying a file id no longer exists).
-Errors are :class:`UpstreamError` at stage ``deliver``: 429/5xx/unreachable are retryable.
+Errors are :class:`UpstreamError` at stage ``deliver``, built like a chat call's
+(:func:`workers.providers.base.upstream_error`): 429/5xx/unreachable are retryable, a provider 4xx
+in :data:`workers.errors.PASSED_UPSTREAM` keeps its status, anything else is 502.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 
 from workers.errors import UpstreamError
-from workers.providers.base import error_message
+from workers.providers.base import upstream_error
 
 PROVIDERS = ("openai", "anthropic", "gemini")
 
@@ -44,10 +46,6 @@ def request(provider: str, method: str, url: str, timeout: float, **kw: Any) -> 
             body: Any = resp.json()
         except ValueError:
             body = resp.text
-        status = resp.status_code
-        raise UpstreamError(
-            f"{provider} Files API answered {status} to {method} {httpx.URL(url).path}: {error_message(body)}",
-            stage="deliver", retryable=status == 429 or status >= 500, upstream_status=status,
-            status=502 if status >= 500 else None,
-        )
+        raise upstream_error(f"{provider} Files API", resp.status_code, body, stage="deliver",
+                             request=f"{method} {httpx.URL(url).path}")
     return resp

@@ -16,8 +16,9 @@ import time
 from flask import Flask, Response, jsonify
 
 from .chatlike import bearer_token, chat_completion, read_body, read_parts
-from .common import Media, Part
+from .common import Part
 from .controls import SimReject, install_controls, record_parts
+from .media import Media
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024

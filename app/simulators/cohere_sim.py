@@ -13,8 +13,9 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 
 from .chatlike import bearer_token, read_body, read_parts
-from .common import Media, Part, completion_tokens, describe, prompt_tokens, request_id
+from .common import Part, completion_tokens, describe, prompt_tokens, request_id
 from .controls import SimReject, install_controls, record_parts
+from .media import Media
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 MAX_IMAGES = 20

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .common import Media, inspect_media
+from .media import Media, inspect_media
 
 
 @dataclass

@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import request
 
-from .common import (Media, MediaError, Part, completion_tokens, content_items, describe, image_url_source,
-                     inspect_media, load_json_body, prompt_tokens, request_id)
+from .common import (Part, completion_tokens, content_items, describe, image_url_source, load_json_body,
+                     prompt_tokens, request_id)
 from .controls import SimReject
+from .media import Media, MediaError, inspect_media
 
 #: Streaming is not simulated; say so instead of answering with a body the client cannot parse.
 STREAM_UNSUPPORTED = "stream=true is not implemented by the simulator; send stream=false"

@@ -1,4 +1,4 @@
-"""``python -m tests.upstreams [--base-port N] [--api-key K]``: serve every simulator until Ctrl-C.
+"""``python -m app.simulators [--base-port N] [--api-key K]``: serve every simulator until Ctrl-C.
 
 Prints the environment a Ferry process needs (one ``NAME=value`` per line, ready for
 ``export`` or an env file), using DESIGN.md's base-URL conventions: OpenAI and xAI include
@@ -18,7 +18,7 @@ ORDER = ("openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.upstreams", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m app.simulators", description=__doc__.splitlines()[0])
     parser.add_argument("--base-port", type=int, default=0,
                         help="first port; providers get consecutive ports (default: any free ports)")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="key every simulator accepts")

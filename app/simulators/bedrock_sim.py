@@ -20,9 +20,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from .common import (MediaError, Part, b64decode_strict, completion_tokens, describe, inspect_lenient,
-                     inspect_media, load_json_body, prompt_tokens)
+from .common import Part, completion_tokens, describe, load_json_body, prompt_tokens
 from .controls import SimReject, install_controls, record_parts
+from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media
 
 IMAGE_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 DOCUMENT_FORMATS = {"pdf": "application/pdf", "csv": "text/plain", "doc": "application/x-cfb",

@@ -21,11 +21,12 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from .common import (MediaError, Part, b64decode_strict, completion_tokens, content_items, describe,
-                     inspect_lenient, inspect_media, load_json_body, prompt_tokens, request_id, sniff)
+from .common import (Part, completion_tokens, content_items, describe, load_json_body, prompt_tokens,
+                     request_id)
 from .chatlike import STREAM_UNSUPPORTED
 from .controls import SimReject, discard_body, install_controls, record_parts
 from .files import FileStore, StoredFile
+from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media, sniff
 
 IMAGE_MIMES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # base64_image_source_param.py
 MAX_IMAGE_B64_BYTES = 5 * 1024 * 1024  # counted on the base64 string (github.com/lobehub/lobehub/pull/14711)

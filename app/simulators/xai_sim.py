@@ -10,8 +10,9 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 
 from .chatlike import bearer_token, chat_completion, read_body, read_parts
-from .common import Media, Part
+from .common import Part
 from .controls import SimReject, install_controls, record_parts
+from .media import Media
 
 IMAGE_MIMES = ("image/jpeg", "image/png")
 DECLARED_MIMES = ("image/jpeg", "image/jpg", "image/png")
