@@ -7,16 +7,14 @@ from workers.context import Context, get_context
 
 
 def create_app(context: Context | None = None) -> Flask:
-    from app import errors, health, jobs
+    """The Flask app with every blueprint; importing the Celery app installs the task sender."""
+    import workers.tasks.celery  # noqa: F401  (enqueue by task name: workers/core/queue.py)
+    from app import batches, chat, errors, files, health, images, jobs, metrics, models, openapi
 
     app = Flask("ferry")
     app.config["FERRY_CONTEXT"] = context or get_context()
     app.json.sort_keys = False  # type: ignore[attr-defined]
     errors.register(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(jobs.bp)
-    from app import batches, chat, files, images, metrics, models, openapi  # OpenAI-compatible API, ops (issue 6)
-
-    for module in (chat, files, batches, models, metrics, openapi, images):
+    for module in (health, jobs, chat, files, batches, models, metrics, openapi, images):
         app.register_blueprint(module.bp)
     return app

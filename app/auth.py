@@ -8,8 +8,8 @@ from functools import lru_cache
 from flask import current_app, g, request
 
 from workers.context import Context
-from workers.errors import Unauthorized
-from workers.settings import Settings
+from workers.core.errors import Unauthorized
+from workers.core.settings import Settings
 
 
 def context() -> Context:

@@ -1,6 +1,6 @@
 """``/v1/batches``: OpenAI's Batch API; each JSONL line runs as a Ferry job on any provider.
 
-The logic (line parsing, atomic counting, output files) is in workers/batches.py; this
+The logic (line parsing, atomic counting, output files) is in workers/services/batches.py; this
 module is the HTTP edge: auth, tenancy, OpenAI's list and error shapes.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from flask import Blueprint, jsonify, request
 
 from app.auth import context, require_tenant
 from app.compat import openai_errors, query_int
-from workers import batches
-from workers.errors import BadRequest
+from workers.services import batches
+from workers.core.errors import BadRequest
 
 bp = openai_errors(Blueprint("batches", __name__, url_prefix="/v1/batches"))
 

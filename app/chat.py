@@ -19,8 +19,8 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from app.auth import context, require_tenant
 from app.compat import openai_errors, run_and_wait
-from workers import outputs
-from workers.errors import BadRequest
+from workers.services import outputs
+from workers.core.errors import BadRequest
 
 bp = openai_errors(Blueprint("chat", __name__, url_prefix="/v1"))
 FERRY_FIELDS = ("dry_run", "delivery", "options", "webhook", "metadata")
@@ -61,7 +61,7 @@ def create():  # type: ignore[no-untyped-def]
         return failure
     result = view.get("result") or dry_run_completion(view)
     # Generated audio/images come back inline (base64, as OpenAI answers and the SDK expects) unless the
-    # request asks for URLs with ferry.options.outputs = "url" (workers/outputs.py).
+    # request asks for URLs with ferry.options.outputs = "url" (workers/services/outputs.py).
     options = (body.get("ferry") or {}).get("options") or {}
     result = outputs.present(ctx, tenant, result, inline=options.get("outputs", "inline") != "url",
                              base_url=request.host_url)

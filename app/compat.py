@@ -12,11 +12,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from workers import jobs
-from workers.errors import http_status
+from workers.services import jobs
+from workers.core.errors import http_status
 from workers.context import Context
-from workers.idempotency import check_key
-from workers.errors import FerryError
+from workers.state.idempotency import check_key
+from workers.core.errors import FerryError
 
 
 def status_for(error: dict[str, Any]) -> int:
@@ -97,7 +97,7 @@ def query_int(name: str, default: int, lo: int, hi: int) -> int:
     except ValueError:
         value = lo - 1
     if not lo <= value <= hi:
-        from workers.errors import BadRequest
+        from workers.core.errors import BadRequest
 
         raise BadRequest(f"{name} must be an integer from {lo} to {hi}", param=name)
     return value

@@ -6,7 +6,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from workers.errors import FerryError
+from workers.core.errors import FerryError
 
 log = logging.getLogger("ferry.app")
 

@@ -14,8 +14,9 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from app.auth import context, require_tenant
 from app.compat import openai_errors, query_int
-from workers import ferry_files
-from workers.errors import BadRequest, TooLarge
+from workers.state import files as ferry_files
+from workers.core.errors import BadRequest, TooLarge
+from workers.media.sniff import SNIFF_BYTES, sniff_mime
 
 bp = openai_errors(Blueprint("files", __name__, url_prefix="/v1/files"))
 _MULTIPART_SLACK = 64 * 1024  # form boundaries and the purpose field
@@ -42,7 +43,9 @@ def upload():  # type: ignore[no-untyped-def]
         if path.stat().st_size > limit:
             raise TooLarge(f"file is over FERRY_MAX_FILE_BYTES ({limit} bytes)", param="file")
         filename = Path(upload.filename or "upload").name or "upload"
-        return jsonify(ferry_files.create_from_path(ctx, tenant, path, filename, purpose))
+        with path.open("rb") as fh:
+            mime = sniff_mime(fh.read(SNIFF_BYTES))
+        return jsonify(ferry_files.create_from_path(ctx, tenant, path, filename, purpose, mime))
 
 
 @bp.get("")

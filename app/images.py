@@ -4,7 +4,7 @@ The body is OpenAI's (openai-python ``types/image_generate_params.py``) with ``m
 and an image-output model: ``openai/gpt-image-1`` (OpenAI's Images API) or ``gemini/gemini-2.5-flash-image``
 (generateContent with image output). Ferry runs it as a job (``options.task = "images"``, the prompt as
 the user message) and waits like /v1/chat/completions (``FERRY_CHAT_TIMEOUT``; a 504 names the job to
-poll). The images are stored as Ferry files of the caller's tenant (workers/outputs.py) and the answer is
+poll). The images are stored as Ferry files of the caller's tenant (workers/services/outputs.py) and the answer is
 OpenAI's ``ImagesResponse``: ``created``, ``data: [{url} | {b64_json}, revised_prompt?]``, ``usage``
 (``input_tokens``, ``output_tokens``, ``input_tokens_details {text_tokens, image_tokens}``,
 ``output_tokens_details``) and, when the provider says, ``background``/``output_format``/``quality``/``size``.
@@ -20,8 +20,8 @@ from flask import Blueprint, jsonify, request
 from app.auth import context, require_tenant
 from app.compat import openai_errors, run_and_wait
 from app.jobs import json_body
-from workers import outputs
-from workers.errors import BadRequest, Unprocessable
+from workers.services import outputs
+from workers.core.errors import BadRequest, Unprocessable
 
 bp = openai_errors(Blueprint("images", __name__, url_prefix="/v1/images"))
 FERRY_FIELDS = ("dry_run", "options", "webhook", "metadata")

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from app.auth import context, require_tenant
-from workers import jobs, outputs
-from workers.errors import BadRequest, TooLarge
-from workers.idempotency import check_key
+from workers.services import jobs
+from workers.services import outputs
+from workers.core.errors import BadRequest, TooLarge
+from workers.state.idempotency import check_key
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 

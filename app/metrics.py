@@ -1,4 +1,4 @@
-"""``GET /metrics``: Prometheus text, built from Redis at scrape time (workers/metrics.py).
+"""``GET /metrics``: Prometheus text, built from Redis at scrape time (workers/state/metrics.py).
 
 Unauthenticated like ``/healthz`` (scrapers rarely carry bearer keys); it reveals counts,
 never tenants, ids or content. Put it behind your network policy if that matters.
@@ -9,7 +9,7 @@ from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.auth import context
-from workers.metrics import render
+from workers.state.metrics import render
 
 bp = Blueprint("metrics", __name__)
 

@@ -15,7 +15,7 @@ from flask import Blueprint, jsonify, request
 
 from app.auth import context, require_tenant
 from app.compat import openai_errors
-from workers.errors import FerryError, NotFound
+from workers.core.errors import FerryError, NotFound
 from workers.providers.catalog import Catalog
 
 bp = openai_errors(Blueprint("models", __name__, url_prefix="/v1/models"))

@@ -136,12 +136,12 @@ def main() -> None:
     from app import create_app
     from tests.media.conftest import make_audio
     from workers.context import Context
-    from workers.embedded_redis import stop_embedded
-    from workers.errors import FetchError, TooLarge
-    from workers.fetch import download
+    from workers.core.embedded_redis import stop_embedded
+    from workers.core.errors import FetchError, TooLarge
+    from workers.net.download import download
     from workers.media import audio
     from workers.media.inspect import inspect_file
-    from workers.settings import Settings
+    from workers.core.settings import Settings
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.daemon_threads = True

@@ -30,7 +30,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from workers.embedded_redis import start_embedded, stop_embedded  # noqa: E402
+from workers.core.embedded_redis import start_embedded, stop_embedded  # noqa: E402
 
 AUTH = {"Authorization": "Bearer ferry-local-key"}
 TERMINAL = {b"succeeded", b"failed", b"canceled"}
@@ -89,7 +89,7 @@ def main() -> int:
     procs = [
         spawn([sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "16",
                "app:create_app()"], env, data_dir / "web.log"),
-        spawn([sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "io,cpu,llm",
+        spawn([sys.executable, "-m", "celery", "-A", "workers.tasks.celery", "worker", "-Q", "io,cpu,llm",
                "-P", "threads", "-c", "16", "--without-gossip", "--without-mingle", "-n", f"load-{os.getpid()}@%h"],
               env, data_dir / "worker.log"),
     ]

@@ -41,12 +41,12 @@ def child(mode: str, path: str, key: str) -> None:
     """Upload ``path`` one way; print JSON with the time taken and RSS before the upload."""
     import boto3
 
-    from workers.settings import Settings
+    from workers.core.settings import Settings
     from workers.storage.s3 import S3Storage
 
     if mode == "pipeline":  # the fetch stage's path: guarded download + sha256 while streaming, then stage
-        from workers.blobs import put_blob
-        from workers.fetch import download
+        from workers.storage.blobs import put_blob
+        from workers.net.download import download
 
         settings = Settings(FERRY_STORAGE=f"s3://{BUCKET}/bench", FERRY_ALLOW_PRIVATE_URLS=True,
                             FERRY_MAX_DOWNLOAD_BYTES=1 << 40, FERRY_FETCH_TIMEOUT=600)

@@ -56,16 +56,16 @@ def main() -> None:
     url = host.add(random_bmp(), ".bmp")
 
     from workers.context import Context
-    from workers.delivery.claims import produced_count
-    from workers.embedded_redis import stop_embedded
-    from workers.jobs import submit
-    from workers.settings import Settings
+    from workers.state.claims import produced_count
+    from workers.core.embedded_redis import stop_embedded
+    from workers.services.jobs import submit
+    from workers.core.settings import Settings
 
     ctx = Context(Settings())
     ctx.redis.ping()  # starts the embedded Redis before the worker joins it
     log_path = data_dir / "worker.log"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "io,cpu,llm", "-P", "prefork",
+        [sys.executable, "-m", "celery", "-A", "workers.tasks.celery", "worker", "-Q", "io,cpu,llm", "-P", "prefork",
          "-c", str(args.concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"p5-{os.getpid()}@%h"],
         cwd=ROOT, env=dict(os.environ), stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
     try:

@@ -22,7 +22,7 @@ def b64len(n: int) -> int:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from workers.errors import FerryError
+    from workers.core.errors import FerryError
     from workers.media.inspect import inspect_file
     from workers.media.plan import plan_resource
     from workers.media.transform import apply_plan

@@ -39,10 +39,16 @@ AUTH = {"Authorization": "Bearer ferry-local-key"}
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not os.environ.get("REDIS_URL"):
-        from workers.embedded_redis import stop_embedded
+        from workers.core.embedded_redis import stop_embedded
 
         stop_embedded(DATA_DIR)
     shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def task_sender() -> None:
+    """Services enqueue by task name (workers/core/queue.py); the Celery app installs itself as the sender."""
+    import workers.tasks.celery  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +56,7 @@ def sims() -> Iterator[dict[str, Any]]:
     """Every provider simulator on a loopback port; their URLs and keys go into the environment."""
     from app.simulators.server import env_for, run_all, stop_all
     from workers.context import get_context
-    from workers.settings import get_settings
+    from workers.core.settings import get_settings
 
     servers = run_all()
     os.environ.update(env_for(servers))
@@ -66,7 +72,7 @@ def worker(sims: dict[str, Any]) -> Iterator[subprocess.Popen[bytes]]:
     log_path = DATA_DIR / "worker.log"
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "io,cpu,llm",
+        [sys.executable, "-m", "celery", "-A", "workers.tasks.celery", "worker", "-Q", "io,cpu,llm",
          "-P", "prefork", "-c", "3", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
          "-n", f"test-{os.getpid()}@%h"],
         cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,

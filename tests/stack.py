@@ -22,7 +22,7 @@ import redis
 
 from tests.conftest import AUTH, ROOT, TERMINAL
 from tests.services import free_port
-from workers.embedded_redis import start_embedded, stop_embedded
+from workers.core.embedded_redis import start_embedded, stop_embedded
 
 
 class Stack:
@@ -67,7 +67,7 @@ class Stack:
         full = {**self.env, **env}
         if delay:
             full["FERRY_TEST_STAGE_DELAY"] = delay
-        proc = self._spawn(name, [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+        proc = self._spawn(name, [sys.executable, "-m", "celery", "-A", "workers.tasks.celery", "worker",
                                   "-Q", "io,cpu,llm", "-P", "prefork", "-c", str(concurrency), "--loglevel", "INFO",
                                   "--without-gossip", "--without-mingle", "--without-heartbeat",
                                   "-n", f"{name}-{os.getpid()}@%h"], full)

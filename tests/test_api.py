@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import AUTH, CORPUS, wait_job
 from tests.helpers import data_uri, image_part, job_body
 from workers.context import Context
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 HOPPER = CORPUS / "images" / "hopper.jpg"
 

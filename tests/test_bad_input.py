@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import AUTH, CORPUS, wait_job
 from tests.helpers import image_part, job_body
-from workers.chat_request import MEDIA_PART_TYPES, parse_chat_request
+from workers.services.chat_request import MEDIA_PART_TYPES, parse_chat_request
 from workers.context import Context
-from workers.errors import FerryError
-from workers.settings import Settings
+from workers.core.errors import FerryError
+from workers.core.settings import Settings
 
 TRIED: Counter[str] = Counter()
 MODEL = "openai/gpt-4o"

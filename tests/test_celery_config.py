@@ -1,8 +1,8 @@
 """The Celery settings that keep jobs safe are set, and every stage has a queue."""
 from __future__ import annotations
 
-from workers.celery_app import QUEUES, app
-from workers.pipeline import RESOURCE_STAGES
+from workers.tasks.celery import QUEUES, app
+from workers.pipeline.steps import RESOURCE_STAGES
 
 
 def test_safety_settings():
@@ -14,7 +14,7 @@ def test_safety_settings():
 
 
 def test_every_stage_is_routed():
-    import workers.pipeline  # noqa: F401  (registers the tasks)
+    import workers.tasks.stages  # noqa: F401  (registers the tasks)
 
     routes = app.conf.task_routes
     for stage in (*RESOURCE_STAGES, "complete", "notify"):

@@ -3,7 +3,7 @@
 A private stack — its own embedded Redis and data dir, a gunicorn web process and Celery
 workers started here (not the session worker, which consumes another Redis) — so timing is
 ours. For each stage (fetch, transform, deliver, complete, notify) a worker holds the stage
-open (``FERRY_TEST_STAGE_DELAY``, workers/reaper.py), is ``SIGKILL``ed — main process and pool
+open (``FERRY_TEST_STAGE_DELAY``, workers/state/leases.py), is ``SIGKILL``ed — main process and pool
 children — mid-stage, a fresh worker starts, and the job must finish with every step recorded
 once and the provider called once. Recovery comes from the reaper (a dead main process's
 unacked message would only return after visibility_timeout, 900 s).
@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import CORPUS
 from tests.helpers import data_uri, image_part, job_body
 from tests.stack import Stack as BaseStack
-from workers.reaper import lease_key
+from workers.state.leases import lease_key
 
 AUTH = {"Authorization": "Bearer ferry-local-key"}
 STEP = {"fetch": "fetch:0", "transform": "transform:0", "deliver": "deliver:0", "complete": "complete",

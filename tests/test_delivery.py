@@ -13,10 +13,10 @@ import pytest
 from tests.conftest import AUTH, CORPUS, wait_job
 from tests.delivery_fixtures import counting_server, fresh_png  # noqa: F401  (fixture)
 from tests.helpers import data_uri, image_part, job_body
-from workers.delivery.claims import once, produced_count
-from workers.delivery.plan import Available, b64_size, plan_delivery
-from workers.errors import TooLarge, Unprocessable
-from workers.filecache import FileCache, account_of
+from workers.state.claims import once, produced_count
+from workers.pipeline.delivery_plan import Available, b64_size, plan_delivery
+from workers.core.errors import TooLarge, Unprocessable
+from workers.state.filecache import FileCache, account_of
 from workers.providers.catalog import get_catalog
 
 PDF = CORPUS / "pdf" / "pdflatex-4-pages.pdf"
@@ -198,7 +198,7 @@ def test_file_cache_is_per_tenant(worker, sims):
     """Tenant B sending A's exact bytes uploads its own copy: a cache hit never reveals A's content."""
     from app import create_app
     from workers.context import Context
-    from workers.settings import Settings
+    from workers.core.settings import Settings
 
     c = create_app(Context(Settings(FERRY_API_KEYS="key-a=alpha,key-b=beta"))).test_client()
     png = data_uri_bytes(fresh_png())

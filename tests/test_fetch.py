@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from workers.errors import FetchError, TooLarge
-from workers.fetch import download
-from workers.settings import Settings
+from workers.core.errors import FetchError, TooLarge
+from workers.net.download import download
+from workers.core.settings import Settings
 
 DRIP_CHUNKS, DRIP_CHUNK = 600, 1024
 

@@ -16,10 +16,10 @@ import pytest
 from tests.conftest import AUTH, wait_job
 from tests.delivery_fixtures import fresh_png
 from tests.helpers import image_part, job_body
-from workers.errors import PASSED_UPSTREAM, UpstreamError, http_status
-from workers.pipeline import MAX_RETRIES
+from workers.core.errors import PASSED_UPSTREAM, UpstreamError, http_status
+from workers.pipeline.steps import MAX_RETRIES
 from workers.providers import files_api
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 UPLOAD_PATH = {"openai": "/v1/files", "anthropic": "/v1/files", "gemini": "/upload/v1beta/files"}
 ANTHROPIC = "anthropic/claude-sonnet-4-5"

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import wait_job
 from tests.helpers import job_body
 from workers.context import Context
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 A = {"Authorization": "Bearer key-a"}
 B = {"Authorization": "Bearer key-b"}

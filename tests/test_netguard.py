@@ -1,4 +1,4 @@
-"""Tests for workers.netguard. Offline: every socket goes to 127.0.0.1 or nowhere."""
+"""Tests for workers.net.guard. Offline: every socket goes to 127.0.0.1 or nowhere."""
 from __future__ import annotations
 
 import http.server
@@ -9,9 +9,9 @@ import httpcore
 import httpx
 import pytest
 
-from workers import netguard
-from workers.errors import FetchError
-from workers.netguard import BlockedAddress, GuardedBackend, check_ip, guarded_client
+from workers.net import guard as netguard
+from workers.core.errors import FetchError
+from workers.net.guard import BlockedAddress, GuardedBackend, check_ip, guarded_client
 
 
 # --------------------------------------------------------------------------- check_ip

@@ -16,7 +16,7 @@ from tests.conftest import AUTH, CORPUS, wait_job
 from tests.helpers import data_uri
 from app.simulators.server import SimServer
 from workers.context import Context
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 HOPPER = CORPUS / "images" / "hopper.jpg"
 

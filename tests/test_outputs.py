@@ -23,7 +23,7 @@ from PIL import Image
 from tests.conftest import AUTH, wait_job
 from app.simulators.server import SimServer
 from workers.context import Context
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 OTHER = {"Authorization": "Bearer outputs-other-tenant-key"}
 
@@ -235,7 +235,8 @@ def test_presigned_urls_where_the_storage_signs_them(worker, monkeypatch, tmp_pa
 
     from tests.services import moto_s3_server
     from tests.storage.helpers import isolate_aws
-    from workers.outputs import present, store_outputs
+    from workers.pipeline.outputs import store_outputs
+    from workers.services.outputs import present
 
     png = Image.new("RGB", (4, 4), (200, 10, 10))
     buf = io.BytesIO()
@@ -270,7 +271,7 @@ def test_openai_sizes_map_to_gemini_aspect_ratios(size, ratio):
 def test_generated_outputs_expire_with_the_job_and_go_with_a_purge(client, sims):
     import time
 
-    from workers import retention
+    from workers.state import retention
     from workers.context import get_context
 
     ctx = get_context()

@@ -18,9 +18,11 @@ import pytest
 import redis
 
 from workers.context import Context
-from workers.embedded_redis import start_embedded, stop_embedded
-from workers.reaper import LOCK, RUNNING, PassLock, reap_once, reap_pass
-from workers.settings import Settings
+from workers.core.embedded_redis import start_embedded, stop_embedded
+from workers.core.keys import REAPER_LOCK as LOCK, RUNNING
+from workers.state.leases import PassLock
+from workers.tasks.reaper import reap_once, reap_pass
+from workers.core.settings import Settings
 
 
 @pytest.fixture(scope="module")

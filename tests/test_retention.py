@@ -13,8 +13,8 @@ from PIL import Image
 
 from tests.conftest import AUTH, wait_job
 from tests.helpers import image_part, job_body
-from workers import retention
-from workers.blobs import blob_key, put_bytes
+from workers.state import retention
+from workers.storage.blobs import blob_key, put_bytes
 
 
 def unique_png() -> bytes:

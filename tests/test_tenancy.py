@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import wait_job
 from tests.helpers import job_body
 from workers.context import Context
-from workers.settings import Settings
+from workers.core.settings import Settings
 
 KEY_A, KEY_B = "tenancy-secret-key-alpha-7f3c", "tenancy-secret-key-beta-91d2"
 A = {"Authorization": f"Bearer {KEY_A}"}

@@ -16,9 +16,9 @@ import pytest
 
 from tests.conftest import AUTH, wait_job
 from tests.helpers import job_body
-from workers.errors import UpstreamError
-from workers.pipeline import MAX_RETRIES, retry_delay
-from workers.stages import retry_after_seconds, send
+from workers.core.errors import UpstreamError
+from workers.pipeline.steps import MAX_RETRIES, retry_delay
+from workers.providers.transport import retry_after_seconds, send
 
 MODELS = {"openai": "openai/gpt-4o", "anthropic": "anthropic/claude-sonnet-4-5", "gemini": "gemini/gemini-2.5-flash"}
 CALL_PATHS = ("/chat/completions", "/v1/messages", ":generateContent")

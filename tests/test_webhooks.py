@@ -21,8 +21,8 @@ from standardwebhooks.webhooks import Webhook
 from tests.conftest import AUTH, WEBHOOK_SECRET as SECRET, wait_job
 from tests.helpers import job_body
 from workers.context import Context
-from workers.settings import Settings
-from workers.webhooks import VISIBILITY_MARGIN_CAP, backoff, post
+from workers.core.settings import Settings
+from workers.services.webhooks import VISIBILITY_MARGIN_CAP, backoff, post
 
 
 class Receiver:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from app.cli import DEMO_MODELS, SAMPLES
+from app.cli.main import DEMO_MODELS, SAMPLES
 from tests.conftest import ROOT
 from tests.services import free_port
 
@@ -39,7 +39,7 @@ for mod in (app, app.simulators):
     assert Path(mod.__file__).resolve().is_relative_to(site), mod.__file__
 print("loaded", app.__file__, app.simulators.__file__, flush=True)
 sys.argv = ["ferry", "up", "--demo", "--exit", "--port", sys.argv[1]]
-from app.cli import main
+from app.cli.main import main
 main()
 """
 JOB_LINE = re.compile(r"^\s+(job_\w+)\s+(\w+)\s+stage=", re.M)

@@ -6,11 +6,11 @@ from functools import cached_property, lru_cache
 
 import redis
 
-from workers.embedded_redis import redis_url
+from workers.core.embedded_redis import redis_url
+from workers.core.settings import Settings, get_settings
 from workers.providers.catalog import Catalog, get_catalog
-from workers.settings import Settings, get_settings
+from workers.state.jobs import JobStore
 from workers.storage import Storage, open_storage
-from workers.store import JobStore
 
 
 @dataclass

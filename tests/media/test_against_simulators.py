@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from workers.errors import FerryError
+from workers.core.errors import FerryError
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan
 from workers.providers.base import Call, Message, Part, get_adapter
-from workers.settings import get_settings
+from workers.core.settings import get_settings
 
 from .conftest import CORPUS, caps
 

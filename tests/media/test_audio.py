@@ -6,7 +6,7 @@ from pathlib import Path
 import av
 import pytest
 
-from workers.errors import TooLarge, Unprocessable
+from workers.core.errors import TooLarge, Unprocessable
 from workers.media import audio
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from workers.errors import Unprocessable
+from workers.core.errors import Unprocessable
 from workers.providers import catalog as catalog_module
 from workers.providers.catalog import get_catalog, load_catalog
 

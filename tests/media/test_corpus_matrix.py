@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from workers.errors import FerryError
+from workers.core.errors import FerryError
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
 from workers.media.sniff import sniff_mime

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from workers.errors import TooLarge
+from workers.core.errors import TooLarge
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
 from workers.media.sizing import target_size

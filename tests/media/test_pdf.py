@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from workers.errors import TooLarge, UnsupportedMedia, Unprocessable
+from workers.core.errors import TooLarge, UnsupportedMedia, Unprocessable
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan

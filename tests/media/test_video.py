@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from workers.errors import TooLarge, Unprocessable
+from workers.core.errors import TooLarge, Unprocessable
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan

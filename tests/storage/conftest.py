@@ -15,7 +15,7 @@ from google.cloud import storage as gcs
 
 from tests.services import Service, gcs_emulator, moto_s3_server
 from tests.storage.helpers import isolate_aws, unique_bucket
-from workers.settings import Settings
+from workers.core.settings import Settings
 from workers.storage import Storage, open_storage
 
 BACKENDS = ("local", "s3", "gcs")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from workers.blobs import blob_key, get_blob, put_blob, put_bytes, read_blob_b64
-from workers.errors import StorageError
+from workers.storage.blobs import blob_key, get_blob, put_blob, put_bytes, read_blob_b64
+from workers.core.errors import StorageError
 from workers.storage import Storage
 
 

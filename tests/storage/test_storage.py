@@ -18,8 +18,8 @@ from google.cloud import storage as gcs
 
 from tests.services import Service, free_port
 from tests.storage.helpers import isolate_aws, unique_bucket
-from workers.errors import StorageError
-from workers.settings import Settings
+from workers.core.errors import StorageError
+from workers.core.settings import Settings
 from workers.storage import Storage, open_storage
 from workers.storage.gcs import GCSStorage
 from workers.storage.s3 import S3Storage

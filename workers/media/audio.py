@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workers.errors import TooLarge, UnsupportedMedia
+from workers.core.errors import TooLarge, UnsupportedMedia
 from workers.media.limits import MAX_MEDIA_SECONDS
 
 #: Output MIME -> (container, codec, extension).

@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from workers.errors import TooLarge, UnsupportedMedia
+from workers.core.errors import TooLarge, UnsupportedMedia
 from workers.media.limits import MAX_FRAMES, MAX_IMAGE_PIXELS, bombs_are_errors
 from workers.media.tokens import estimate_image_tokens
 from workers.providers.catalog import ImageCaps

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from workers.errors import UnsupportedMedia
+from workers.core.errors import UnsupportedMedia
 from workers.media.audio import inspect_audio
 from workers.media.images import inspect_image, open_image, upright
 from workers.media.pdf import inspect_pdf
@@ -26,7 +26,7 @@ _AUDIO_MIME_FOR = {"video/webm": "audio/webm", "video/mp4": "audio/mp4", "video/
 
 
 def inspect_file(path: Path) -> dict[str, Any]:
-    """JSON-able facts for any supported file; raises 415/413/422 (workers.errors) otherwise."""
+    """JSON-able facts for any supported file; raises 415/413/422 (workers.core.errors) otherwise."""
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     mime = sniff_mime(head)

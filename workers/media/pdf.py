@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from workers.errors import TooLarge, UnsupportedMedia, Unprocessable
+from workers.core.errors import TooLarge, UnsupportedMedia, Unprocessable
 from workers.media.limits import MAX_PAGE_TEXT_CHARS, MAX_PDF_PAGES, MAX_RENDER_PIXELS
 
 _RECOVERY_HINTS = ("xref", "startxref", "rebuild", "trailer")

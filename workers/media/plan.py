@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import TooLarge, UnsupportedMedia, Unprocessable
+from workers.core.errors import TooLarge, UnsupportedMedia, Unprocessable
 from workers.media.sizing import target_size
 from workers.media.tokens import estimate_image_tokens
 from workers.providers.catalog import ImageCaps, ModelCaps

@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
-from workers.errors import TooLarge, Unprocessable
+from workers.core.errors import TooLarge, Unprocessable
 from workers.media import audio, images, pdf, video
 from workers.media.sizing import target_size
 from workers.media.tokens import estimate_image_tokens

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from workers.errors import TooLarge, UnsupportedMedia
+from workers.core.errors import TooLarge, UnsupportedMedia
 from workers.media.audio import stream_seconds
 from workers.media.limits import MAX_MEDIA_SECONDS, MAX_VIDEO_PIXELS
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import UpstreamError
+from workers.core.errors import UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
 
 API_VERSION = "2023-06-01"

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from workers.errors import PASSED_UPSTREAM, UpstreamError
+from workers.core.errors import PASSED_UPSTREAM, UpstreamError
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Call:
     base_url: str
     api_key: str | None
     task: str = "chat"
-    """``chat``, or ``images`` for image generation (workers/outputs.py ``task_for``)."""
+    """``chat``, or ``images`` for image generation (workers/services/outputs.py ``task_for``)."""
 
 
 @dataclass
@@ -120,7 +120,7 @@ def upstream_error(provider: str, status: int, body: Any, *, stage: str = "compl
                    request: str | None = None) -> UpstreamError:
     """A provider's error answer (chat call, or a Files API call at stage ``deliver``): 429 and 5xx are
     retryable; the error keeps the provider's status when it is one Ferry passes on
-    (:data:`workers.errors.PASSED_UPSTREAM`), anything else is 502. ``request`` ("POST /v1/files") is named
+    (:data:`workers.core.errors.PASSED_UPSTREAM`), anything else is 502. ``request`` ("POST /v1/files") is named
     in the message."""
     to = f" to {request}" if request else ""
     return UpstreamError(

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, unquote
 
-from workers.errors import Unprocessable, UpstreamError
+from workers.core.errors import Unprocessable, UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
 from workers.providers.catalog import ModelCaps, get_catalog
 
@@ -103,7 +103,7 @@ def _client(timeout: float) -> Any:
     from botocore.config import Config
 
     config = Config(read_timeout=timeout, connect_timeout=10, retries={"max_attempts": 1, "mode": "standard"})
-    from workers.settings import get_settings
+    from workers.core.settings import get_settings
 
     return boto3.session.Session().client("bedrock-runtime", region_name=get_settings().aws_region, config=config)
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from workers.errors import Unprocessable
+from workers.core.errors import Unprocessable
 
 Kind = Literal["image", "document", "audio", "video"]
 Delivery = Literal["inline", "url", "file", "storage", "youtube"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import UpstreamError
+from workers.core.errors import UpstreamError
 from workers.providers.base import (Call, NativeRequest, bearer_json, chat_messages, completion,
                                     text_or_image_part, upstream_error)
 

@@ -4,14 +4,14 @@ Image output (https://ai.google.dev/gemini-api/docs/image-generation): OpenAI-st
 (``["text", "image"]``, as OpenRouter takes them) become ``generationConfig.responseModalities``; an image
 generation job (``call.task == "images"``) asks for TEXT and IMAGE and maps ``size`` to
 ``imageConfig.aspectRatio``. ``inlineData`` image parts of the answer go to ``message.images`` as data
-URIs (the complete stage then stores them as Ferry files: workers/outputs.py).
+URIs (the complete stage then stores them as Ferry files: workers/services/outputs.py).
 """
 from __future__ import annotations
 
 from math import gcd
 from typing import Any
 
-from workers.errors import Unprocessable, UpstreamError
+from workers.core.errors import Unprocessable, UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import UpstreamError
+from workers.core.errors import UpstreamError
 from workers.providers.base import (Call, NativeRequest, Part, bearer_json, chat_messages, media_url,
                                     openai_like_completion, upstream_error)
 

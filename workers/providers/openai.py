@@ -3,13 +3,13 @@
 and, for image generation (``call.task == "images"``), the Images API:
 https://platform.openai.com/docs/api-reference/images/create. Generated media stays base64 here
 (``message.audio.data``; images as ``message.images[].image_url.url`` data URIs); the complete
-stage moves it into Ferry files (workers/outputs.py).
+stage moves it into Ferry files (workers/services/outputs.py).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import Unprocessable, UpstreamError
+from workers.core.errors import Unprocessable, UpstreamError
 from workers.providers.base import (Call, NativeRequest, Part, bearer_json, chat_messages, image_url_part,
                                     upstream_error)
 

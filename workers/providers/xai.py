@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.errors import UpstreamError
+from workers.core.errors import UpstreamError
 from workers.providers.base import (Call, NativeRequest, bearer_json, chat_messages, text_or_image_part,
                                     openai_like_completion, upstream_error)
 

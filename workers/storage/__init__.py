@@ -5,7 +5,7 @@ or ``gs://bucket/prefix``. Keys are relative paths such as ``blobs/<sha256>``.
 """
 from __future__ import annotations
 
-from workers.settings import Settings
+from workers.core.settings import Settings
 from workers.storage.base import Storage
 
 

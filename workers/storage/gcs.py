@@ -24,13 +24,13 @@ from google.auth.credentials import Signing
 from google.cloud import storage
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from workers.errors import StorageError
+from workers.core.errors import StorageError
 from workers.storage.base import Storage
 
 from workers.storage.objects import FullReads, object_name, split_uri
 
 if TYPE_CHECKING:
-    from workers.settings import Settings
+    from workers.core.settings import Settings
 
 #: Resumable upload / ranged download piece size: memory per transfer is about this.
 CHUNK_SIZE = 8 * 1024 * 1024  # must be a multiple of 256 KiB

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from workers.errors import StorageError
+from workers.core.errors import StorageError
 from workers.storage.base import Storage
 
 

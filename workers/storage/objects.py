@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
-from workers.errors import StorageError
+from workers.core.errors import StorageError
 
 
 def split_uri(spec: str, scheme: str) -> tuple[str, str]:

@@ -28,12 +28,12 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from workers.errors import StorageError
+from workers.core.errors import StorageError
 from workers.storage.base import Storage
 from workers.storage.objects import FullReads, object_name, split_uri
 
 if TYPE_CHECKING:
-    from workers.settings import Settings
+    from workers.core.settings import Settings
 
 MiB = 1024 * 1024
 

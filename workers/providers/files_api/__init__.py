@@ -4,7 +4,7 @@ One module per provider with ``upload(path, mime, filename, *, base_url, api_key
 and ``is_stale(status, message) -> bool`` (the provider's way of saying a file id no longer exists).
 Errors are :class:`UpstreamError` at stage ``deliver``, built like a chat call's
 (:func:`workers.providers.base.upstream_error`): 429/5xx/unreachable are retryable, a provider 4xx
-in :data:`workers.errors.PASSED_UPSTREAM` keeps its status, anything else is 502.
+in :data:`workers.core.errors.PASSED_UPSTREAM` keeps its status, anything else is 502.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from workers.errors import UpstreamError
+from workers.core.errors import UpstreamError
 from workers.providers.base import upstream_error
 
 PROVIDERS = ("openai", "anthropic", "gemini")

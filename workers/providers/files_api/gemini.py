@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workers.errors import UnsupportedMedia, UpstreamError
+from workers.core.errors import UnsupportedMedia, UpstreamError
 from workers.providers.files_api import Uploaded, request
 
 CHUNK = 8 * 1024 * 1024

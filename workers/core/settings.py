@@ -1,0 +1,143 @@
+"""One settings object, read once from the environment and passed down.
+
+No other module reads ``os.environ``: they take a :class:`Settings` (or the
+value they need from it). Every variable is documented in README.md.
+"""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Used when FERRY_API_KEYS is unset, so a fresh checkout works with no setup.
+LOCAL_API_KEY = "ferry-local-key"
+LOCAL_TENANT = "local"
+
+PROVIDER_IDS = ("openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    data_dir: Path = Field(default=Path(".ferry"), alias="FERRY_DATA_DIR")
+    storage: str = Field(default="local", alias="FERRY_STORAGE")
+    api_keys: str | None = Field(default=None, alias="FERRY_API_KEYS")
+    webhook_secret: str | None = Field(default=None, alias="FERRY_WEBHOOK_SECRET")
+
+    max_download_bytes: int = Field(default=100 * 1024 * 1024, alias="FERRY_MAX_DOWNLOAD_BYTES")
+    max_inline_bytes: int = Field(default=64 * 1024 * 1024, alias="FERRY_MAX_INLINE_BYTES")
+    max_request_bytes: int = Field(default=96 * 1024 * 1024, alias="FERRY_MAX_REQUEST_BYTES")
+    max_resources: int = Field(default=64, alias="FERRY_MAX_RESOURCES")
+    fetch_timeout: float = Field(default=30.0, alias="FERRY_FETCH_TIMEOUT")
+    fetch_max_seconds: float = Field(default=600.0, alias="FERRY_FETCH_MAX_SECONDS")
+    source_buckets: str | None = Field(default=None, alias="FERRY_SOURCE_BUCKETS")
+    max_redirects: int = Field(default=5, alias="FERRY_MAX_REDIRECTS")
+    allow_private_urls: bool = Field(default=False, alias="FERRY_ALLOW_PRIVATE_URLS")
+    upstream_timeout: float = Field(default=300.0, alias="FERRY_UPSTREAM_TIMEOUT")
+    job_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="FERRY_JOB_TTL_SECONDS")
+    max_deliveries: int = Field(default=3, alias="FERRY_MAX_DELIVERIES")
+    # OpenAI-compatible API (issue 6): chat waits, Ferry files, batches, webhooks.
+    chat_timeout: float = Field(default=300.0, alias="FERRY_CHAT_TIMEOUT")
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, alias="FERRY_MAX_FILE_BYTES")
+    max_batch_lines: int = Field(default=50_000, alias="FERRY_MAX_BATCH_LINES")
+    webhook_timeout: float = Field(default=10.0, alias="FERRY_WEBHOOK_TIMEOUT")
+    webhook_max_attempts: int = Field(default=50, alias="FERRY_WEBHOOK_MAX_ATTEMPTS")
+    webhook_retry_base: float = Field(default=2.0, alias="FERRY_WEBHOOK_RETRY_BASE")
+    webhook_retry_max: float = Field(default=600.0, alias="FERRY_WEBHOOK_RETRY_MAX")
+    # -- issue 7: idempotency, retries, crash recovery (workers/state/idempotency.py, workers/tasks/reaper.py)
+    idempotency_ttl: int = Field(default=24 * 3600, alias="FERRY_IDEMPOTENCY_TTL")
+    retry_after_max: float = Field(default=60.0, alias="FERRY_RETRY_AFTER_MAX")
+    reaper_interval: float = Field(default=10.0, alias="FERRY_REAPER_INTERVAL")
+    lease_seconds: float = Field(default=15.0, alias="FERRY_LEASE_SECONDS")
+    queue_deadline: float = Field(default=300.0, alias="FERRY_QUEUE_DEADLINE")
+    reaper_max_requeues: int = Field(default=3, alias="FERRY_REAPER_MAX_REQUEUES")
+    #: Test hook only: "stage:seconds[,stage:seconds]" sleeps inside that stage (crash-safety tests).
+    test_stage_delay: str | None = Field(default=None, alias="FERRY_TEST_STAGE_DELAY")
+    staging: str | None = Field(default=None, alias="FERRY_STAGING")
+    url_cache_seconds: int = Field(default=300, alias="FERRY_URL_CACHE_SECONDS")
+    presign_seconds: int = Field(default=3600, alias="FERRY_PRESIGN_SECONDS")
+
+    openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    anthropic_api_key: str | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
+    gemini_api_key: str | None = Field(default=None, alias="GEMINI_API_KEY")
+    gemini_base_url: str | None = Field(default=None, alias="GEMINI_BASE_URL")
+    mistral_api_key: str | None = Field(default=None, alias="MISTRAL_API_KEY")
+    mistral_base_url: str | None = Field(default=None, alias="MISTRAL_BASE_URL")
+    xai_api_key: str | None = Field(default=None, alias="XAI_API_KEY")
+    xai_base_url: str | None = Field(default=None, alias="XAI_BASE_URL")
+    cohere_api_key: str | None = Field(default=None, alias="COHERE_API_KEY")
+    cohere_base_url: str | None = Field(default=None, alias="COHERE_BASE_URL")
+    aws_region: str | None = Field(default=None, alias="AWS_REGION")
+    """Bedrock's region when set (botocore itself reads only AWS_DEFAULT_REGION)."""
+
+    #: boto3's credentials object, resolved once per Settings (see :meth:`_aws_credentials`).
+    _aws_creds: Any = PrivateAttr(default=None)
+    _aws_resolved: bool = PrivateAttr(default=False)
+
+    def tenant_keys(self) -> dict[str, str]:
+        """Bearer key -> tenant, from ``key=tenant,key2=tenant2`` (or the local default)."""
+        if not self.api_keys:
+            return {LOCAL_API_KEY: LOCAL_TENANT}
+        pairs: dict[str, str] = {}
+        for item in self.api_keys.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            key, sep, tenant = item.partition("=")
+            if not sep or not key.strip() or not tenant.strip():
+                raise ValueError(f"FERRY_API_KEYS entry {item!r} is not key=tenant")
+            pairs[key.strip()] = tenant.strip()
+        return pairs
+
+    def source_bucket_list(self) -> list[str]:
+        """``s3://bucket[/prefix]`` / ``gs://…`` prefixes that s3:// and gs:// sources may name."""
+        return [p.strip() for p in (self.source_buckets or "").split(",") if p.strip()]
+
+    def provider_key(self, provider: str) -> str | None:
+        if provider == "bedrock":
+            return self._aws_credentials()  # boto3 resolves AWS credentials itself
+        return getattr(self, f"{provider}_api_key", None)
+
+    def staging_uris(self) -> list[str]:
+        """Where outputs are staged for URL / s3:// / gs:// delivery: FERRY_STAGING, else cloud FERRY_STORAGE."""
+        if self.staging:
+            return [u.strip() for u in self.staging.split(",") if u.strip()]
+        return [self.storage] if self.storage.startswith(("s3://", "gs://")) else []
+
+    def provider_base_url(self, provider: str) -> str | None:
+        return getattr(self, f"{provider}_base_url", None)
+
+    def _aws_credentials(self) -> str | None:
+        """``"aws:<access key id>"`` when boto3 finds credentials (env, profile, role), else None.
+
+        The web tier asks at every submit, so the boto3 session and its credential chain are built
+        once per Settings, not per call. The credentials *object* is kept, not a frozen key: for an
+        instance role or SSO it is botocore's refreshable kind, and reading ``access_key`` refreshes
+        it when it nears expiry. Callers only use the value as "there are credentials" (a Bedrock
+        submit without them is refused); the Bedrock client (:func:`workers.providers.bedrock._client`)
+        resolves its own credentials for the call.
+        """
+        if not self._aws_resolved:
+            with _AWS_LOCK:
+                if not self._aws_resolved:
+                    import boto3
+
+                    self._aws_creds = boto3.session.Session().get_credentials()
+                    self._aws_resolved = True
+        creds = self._aws_creds
+        return f"aws:{creds.access_key}" if creds is not None else None
+
+
+_AWS_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

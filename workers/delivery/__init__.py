@@ -1,1 +1,0 @@
-"""Delivery: how each transformed output reaches the provider."""

@@ -1,0 +1,1 @@
+"""The network edge: the SSRF guard and the guarded downloader."""

@@ -1,0 +1,1 @@
+"""The stage functions (fetch, inspect, plan, transform, deliver, complete), no Celery."""

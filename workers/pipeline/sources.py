@@ -1,0 +1,76 @@
+"""Sources that are not plain URLs: ``s3://`` and ``gs://`` objects, and YouTube links.
+
+Cloud objects are streamed to a temp file (hashing as they come, under FERRY_MAX_DOWNLOAD_BYTES),
+then stored as a blob like any download, with boto3 / google-cloud-storage's own credentials. A
+YouTube link is not fetched at all: Gemini reads it itself, so the resource passes through with a
+single ``video`` output carrying the URL (only models whose catalog lists ``youtube`` accept it).
+"""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from workers.storage.blobs import put_blob
+from workers.context import Context
+from workers.core.errors import FetchError, StorageError, TooLarge
+from workers.storage.base import Storage
+
+CHUNK = 1024 * 1024
+
+
+def _bucket_store(uri: str) -> tuple[Storage, str]:
+    scheme, _, rest = uri.partition("://")
+    bucket, _, key = rest.partition("/")
+    if not bucket or not key:
+        raise FetchError(f"{uri}: expected {scheme}://bucket/key")
+    if scheme == "s3":
+        from workers.storage.s3 import S3Storage
+
+        return S3Storage(bucket), key
+    from workers.storage.gcs import GCSStorage
+
+    return GCSStorage(bucket), key
+
+
+def check_allowed(uri: str, allowed: list[str]) -> None:
+    """Workers read cloud sources with their own credentials, so a tenant must never be able to name
+    any object those credentials reach (Ferry's own buckets included): only listed prefixes are read."""
+    if not any(uri == p or uri.startswith(p.rstrip("/") + "/") for p in allowed):
+        where = ", ".join(allowed) if allowed else "none are configured"
+        raise FetchError(f"{uri} is not under an allowed source bucket (FERRY_SOURCE_BUCKETS: {where})")
+
+
+def fetch_cloud(ctx: Context, uri: str) -> dict[str, Any]:
+    """Stream an s3:// or gs:// object into a blob; returns the source fields."""
+    check_allowed(uri, ctx.settings.source_bucket_list())
+    limit = ctx.settings.max_download_bytes
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.TemporaryDirectory(prefix="ferry-") as tmp:
+        path = Path(tmp) / "download"
+        try:
+            store, key = _bucket_store(uri)
+            with store.open(key) as src, path.open("wb") as dst:
+                while block := src.read(CHUNK):
+                    size += len(block)
+                    if size > limit:
+                        raise TooLarge(f"{uri} is over FERRY_MAX_DOWNLOAD_BYTES ({limit} bytes)")
+                    digest.update(block)
+                    dst.write(block)
+        except StorageError as exc:
+            if exc.retryable:
+                raise
+            raise FetchError(f"{uri} could not be read: {exc.message}") from exc
+        put_blob(ctx.storage, path, digest.hexdigest())
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def youtube_passthrough(url: str) -> dict[str, Any]:
+    """Resource fields for a YouTube link: nothing fetched, one output that is the link itself."""
+    return {
+        "facts": {"kind": "video", "mime": None, "youtube": True},
+        "transforms": [],
+        "outputs": [{"kind": "video", "mime": None, "youtube": True, "url": url, "bytes": 0, "sha256": None}],
+    }

@@ -1,0 +1,31 @@
+"""What follows a job's end, once per job (run by the ``ferry.notify`` task): metrics, its batch line,
+and its webhook, queued as a tracked step of its own."""
+from __future__ import annotations
+
+import json
+
+from workers.context import Context
+from workers.core import keys, queue
+from workers.services import batch_lines
+from workers.services.webhooks import job_event
+from workers.state import leases
+from workers.state.metrics import job_ended as count_job
+
+
+def job_ended(ctx: Context, job_id: str) -> None:
+    """Everything that follows a job's end: metrics, its batch line, and its webhook."""
+    try:
+        record = ctx.store.record(job_id)
+    except KeyError:
+        return  # expired
+    view = ctx.store.view(job_id) or {}
+    count_job(ctx.redis, view)
+    if record.get("batch"):
+        batch_lines.line_finished(ctx, job_id, record)
+    if (record.get("webhook") or {}).get("url"):
+        # A tracked step of its own: if this worker dies before or while sending, the reaper re-sends it.
+        ctx.redis.hsetnx(keys.job(job_id), "webhook", json.dumps(
+            {"url": record["webhook"]["url"], "event": job_event(view["status"]), "status": "pending",
+             "attempts": []}))
+        leases.expect(ctx.redis, job_id, ["webhook"], ctx.settings.queue_deadline)
+        queue.send("ferry.webhook", job_id)

@@ -1,0 +1,1 @@
+"""Redis records: jobs, batches, files, leases, idempotency, caches, metrics, blob references."""

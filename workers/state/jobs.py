@@ -1,0 +1,206 @@
+"""Job records in Redis.
+
+A job is one hash ``ferry:job:<id>``: an immutable ``record`` (tenant, request,
+options) written once before anything is enqueued, and mutable fields that
+tasks update independently (``status``, ``stage``, one ``res:<i>`` per
+resource, ``result``, ``error``), so parallel resource tasks never overwrite
+each other. Progress and the resource join are Redis sets, so a redelivered
+task adds nothing twice. Status changes go through a compare-and-set script:
+once a job is succeeded, failed or canceled it stays so.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import redis
+
+from workers.core import keys, queue
+from workers.core.keys import RUNNING
+from workers.core.records import JobRecord, Resource
+
+TERMINAL = ("succeeded", "failed", "canceled")
+STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
+
+# KEYS[1] job hash, KEYS[2] the reaper's pending steps (workers/state/leases.py); ARGV: new status,
+# updated_at, the notify member and its deadline, then field/value pairs to set with it. An ending status
+# also expects the job's ``notify`` step in the same script, so no crash between the two can lose it.
+_SET_STATUS = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return -1 end
+if cur == 'succeeded' or cur == 'failed' or cur == 'canceled' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'canceled' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+end
+return 1
+"""
+
+
+def new_job_id() -> str:
+    return "job_" + secrets.token_hex(12)
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, notify_within: float = 300.0) -> None:
+        self.r = client
+        self.ttl = ttl_seconds
+        self.notify_within = notify_within
+        self._set_status = client.register_script(_SET_STATUS)
+
+    # keys -------------------------------------------------------------
+    _key = staticmethod(keys.job)
+
+    # writes -----------------------------------------------------------
+    def create(self, record: JobRecord, resources: list[Resource]) -> None:
+        """Commit the job before anything is enqueued."""
+        job_id = record["id"]
+        now = _now()
+        fields: dict[str, str] = {
+            "record": json.dumps(record),
+            "status": "queued",
+            "stage": "queued",
+            "created_at": str(now),
+            "updated_at": str(now),
+            "n_resources": str(len(resources)),
+        }
+        for i, res in enumerate(resources):
+            fields[f"res:{i}"] = json.dumps(res)
+        pipe = self.r.pipeline()
+        pipe.hset(self._key(job_id), mapping=fields)
+        pipe.expire(self._key(job_id), self.ttl)
+        pipe.zadd(keys.tenant_jobs(record["tenant"]), {job_id: now})
+        pipe.execute()
+
+    def set_status(self, job_id: str, status: str, **fields: Any) -> bool:
+        """Move a non-terminal job to ``status``; False if it already ended.
+
+        Ending (succeeded, failed, canceled) expects the job's ``notify`` step in the same Redis script
+        and queues it: if this process dies right after, the reaper sends it (workers/tasks/reaper.py)."""
+        argv: list[str] = [status, str(_now()), f"{job_id}|notify", str(time.time() + self.notify_within)]
+        for name, value in fields.items():
+            argv += [name, value if isinstance(value, str) else json.dumps(value)]
+        moved = self._set_status(keys=[self._key(job_id), RUNNING], args=argv) == 1
+        if moved and status in TERMINAL:
+            queue.send("ferry.notify", job_id)
+        return moved
+
+    def start_stage(self, job_id: str, stage: str) -> bool:
+        return self.set_status(job_id, "running", stage=stage)
+
+    def finish_step(self, job_id: str, step: str) -> None:
+        """Count a finished stage step once, and log it with its time for the job's timeline."""
+        if self.r.sadd(keys.job_steps(job_id), step):
+            pipe = self.r.pipeline()
+            pipe.rpush(keys.job_timeline(job_id), json.dumps({"step": step, "at": round(time.time(), 3)}))
+            pipe.expire(keys.job_steps(job_id), self.ttl)
+            pipe.expire(keys.job_timeline(job_id), self.ttl)
+            pipe.execute()
+
+    def update_resource(self, job_id: str, index: int, **fields: Any) -> Resource:
+        """Merge fields into one resource entry (only that resource's task writes it)."""
+        res = self.resource(job_id, index)
+        res.update(fields)
+        self.r.hset(self._key(job_id), f"res:{index}", json.dumps(res))
+        return res
+
+    def mark_ready(self, job_id: str, index: int) -> int:
+        """Record resource ``index`` as delivered; returns how many are ready."""
+        key = keys.job_ready(job_id)
+        pipe = self.r.pipeline()
+        pipe.sadd(key, index)
+        pipe.expire(key, self.ttl)
+        pipe.scard(key)
+        return int(pipe.execute()[-1])
+
+    def fail(self, job_id: str, error: dict[str, Any]) -> bool:
+        return self.set_status(job_id, "failed", error=error, stage=error.get("stage") or "failed")
+
+    def succeed(self, job_id: str, result: dict[str, Any] | None, **extra: Any) -> bool:
+        fields: dict[str, Any] = {"stage": "done", **extra}
+        if result is not None:
+            fields["result"] = result
+        return self.set_status(job_id, "succeeded", **fields)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel unless already ended; returns the resulting status (idempotent)."""
+        self.set_status(job_id, "canceled", stage="canceled")
+        return self.status(job_id) or "canceled"
+
+    def put_field(self, job_id: str, name: str, value: Any) -> None:
+        self.r.hset(self._key(job_id), name, json.dumps(value))
+
+    # reads ------------------------------------------------------------
+    def exists(self, job_id: str) -> bool:
+        return bool(self.r.exists(self._key(job_id)))
+
+    def status(self, job_id: str) -> str | None:
+        value = self.r.hget(self._key(job_id), "status")
+        return value.decode() if value else None
+
+    def record(self, job_id: str) -> JobRecord:
+        raw = self.r.hget(self._key(job_id), "record")
+        if raw is None:
+            raise KeyError(job_id)
+        return json.loads(raw)
+
+    def resource(self, job_id: str, index: int) -> Resource:
+        raw = self.r.hget(self._key(job_id), f"res:{index}")
+        if raw is None:
+            raise KeyError(f"{job_id} res:{index}")
+        return json.loads(raw)
+
+    def resources(self, job_id: str) -> list[Resource]:
+        n = int(self.r.hget(self._key(job_id), "n_resources") or 0)
+        if n == 0:
+            return []
+        raws = self.r.hmget(self._key(job_id), [f"res:{i}" for i in range(n)])
+        return [json.loads(raw) for raw in raws if raw is not None]
+
+    def field(self, job_id: str, name: str) -> Any:
+        raw = self.r.hget(self._key(job_id), name)
+        return json.loads(raw) if raw is not None else None
+
+    def view(self, job_id: str) -> dict[str, Any] | None:
+        """The public shape of a job (GET /v1/jobs/{id})."""
+        raw = self.r.hgetall(self._key(job_id))
+        if not raw:
+            return None
+        h = {k.decode(): v.decode() for k, v in raw.items()}
+        record = json.loads(h["record"])
+        n = int(h.get("n_resources", 0))
+        resources = [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h]
+        total = record.get("total_steps") or 1
+        done = self.r.scard(keys.job_steps(job_id))
+        status = h["status"]
+        out: dict[str, Any] = {
+            "id": job_id,
+            "object": "job",
+            "status": status,
+            "stage": h.get("stage"),
+            "progress": 1.0 if status == "succeeded" else round(min(done / total, 1.0), 3),
+            "created_at": int(h["created_at"]),
+            "updated_at": int(h["updated_at"]),
+            "model": record["model"],
+            "dry_run": record.get("dry_run", False),
+            "metadata": record.get("metadata") or {},
+            "resources": resources,
+        }
+        out["timeline"] = [json.loads(x) for x in self.r.lrange(keys.job_timeline(job_id), 0, -1)]
+        for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate"):
+            if name in h:
+                out[name] = json.loads(h[name])
+        return out
+
+    def tenant_of(self, job_id: str) -> str | None:
+        try:
+            return self.record(job_id)["tenant"]
+        except KeyError:
+            return None

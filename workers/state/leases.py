@@ -1,0 +1,254 @@
+"""Crash safety's records: step leases with heartbeats, a deadline per pending step, the reaper's pass lock.
+
+Celery on Redis redelivers a task whose *pool child* died (``task_reject_on_worker_lost``), but a
+task whose worker *main process* died, or whose message was lost (Redis restarted without it),
+comes back only after ``visibility_timeout`` (900 s) or never. So every step a job still expects
+is tracked in Redis, and the reaper (workers/tasks/reaper.py) re-sends steps that stopped making progress:
+
+``ferry:running`` (sorted set, :data:`workers.core.keys.RUNNING`)
+    member ``<job id>|<step>`` (``fetch:0`` … ``deliver:0``, ``complete``, ``notify``, ``webhook``), score =
+    the deadline (unix seconds). Enqueueing adds the first steps; a finished step is replaced by
+    the next one (:func:`settle`); a running step's deadline is pushed forward by its heartbeat; a job
+    that ends expects ``notify`` in the same script that ends it (workers/state/jobs.py).
+    A queued step must start within ``FERRY_QUEUE_DEADLINE`` (300 s), a running step must
+    heartbeat within ``FERRY_LEASE_SECONDS`` (15 s).
+
+``ferry:job:<id>:lease:<step>`` (string, TTL ``FERRY_LEASE_SECONDS``)
+    ``host:pid:token`` of the process running the step, renewed every third of the TTL by a
+    heartbeat thread. A second delivery of the same step while the holder lives is dropped (the
+    holder carries the chain on); if the holder is dead — same host and its pid is gone, or the
+    lease expired — the new delivery takes over at once.
+
+Test hook: ``FERRY_TEST_STAGE_DELAY="transform:3,notify:5"`` sleeps that long inside the stage,
+after its lease is taken, so a test can kill the worker mid-stage. Unset in production.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import redis
+
+from workers.core import keys
+from workers.core.keys import REQUEUES, RUNNING
+from workers.core.settings import Settings
+from workers.state.handles import Handles
+
+log = logging.getLogger("ferry.leases")
+
+HOST = socket.gethostname()
+
+
+# KEYS[1] lease; ARGV[1] our value, ARGV[2] ttl ms. Renew only our own lease.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# KEYS[1] lease; ARGV[1] our value.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# KEYS[1] lease; ARGV[1] the dead holder's value, ARGV[2] ours, ARGV[3] ttl ms. Take over a dead lease.
+_TAKEOVER = """
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]); return 1
+end
+return 0
+"""
+
+
+member = keys.running_member
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# -- deadlines --------------------------------------------------------------------
+
+def expect(r: redis.Redis, job_id: str, steps: Iterable[str], within: float) -> None:
+    """These steps of the job must start (or heartbeat) within ``within`` seconds."""
+    deadline = time.time() + within
+    mapping = {member(job_id, s): deadline for s in steps}
+    if mapping:
+        r.zadd(RUNNING, mapping)
+
+
+def settle(r: redis.Redis, job_id: str, step: str, next_steps: Iterable[str] = (), within: float = 300.0) -> None:
+    """``step`` is over: stop tracking it and expect ``next_steps`` instead."""
+    pipe = r.pipeline()
+    pipe.zrem(RUNNING, member(job_id, step))
+    pipe.hdel(REQUEUES, member(job_id, step))
+    nxt = {member(job_id, s): time.time() + within for s in next_steps}
+    if nxt:
+        pipe.zadd(RUNNING, nxt)
+    pipe.execute()
+
+
+# -- leases -------------------------------------------------------------------------
+
+def pid_alive(pid: int) -> bool:
+    """Is ``pid`` a live (non-zombie) process on this host?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def holder_alive(value: str | None) -> bool:
+    """A lease value ``host:pid:token``: alive unless it is on this host and the pid is gone."""
+    if not value:
+        return False
+    parts = value.rsplit(":", 2)
+    if len(parts) != 3:
+        return True
+    host, pid = parts[0], parts[1]
+    if host != HOST:
+        return True  # another machine: trust the TTL
+    try:
+        return pid_alive(int(pid))
+    except ValueError:
+        return True
+
+
+lease_key = keys.lease
+
+
+class Lease:
+    """The right to run one step of one job, kept alive by a heartbeat thread while held."""
+
+    def __init__(self, r: redis.Redis, job_id: str, step: str, ttl: float) -> None:
+        self.r, self.job_id, self.step, self.ttl = r, job_id, step, max(ttl, 1.0)
+        self.key = lease_key(job_id, step)
+        self.value = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def acquire(cls, r: redis.Redis, job_id: str, step: str, ttl: float) -> Lease | None:
+        lease = cls(r, job_id, step, ttl)
+        ms = int(lease.ttl * 1000)
+        if r.set(lease.key, lease.value, nx=True, px=ms):
+            return lease
+        held = r.get(lease.key)
+        held_s = as_text(held) if held is not None else None
+        if held_s is not None and holder_alive(held_s):
+            return None
+        if r.eval(_TAKEOVER, 1, lease.key, held_s or "", lease.value, ms) == 1:
+            log.warning("job %s: took over %s from dead holder %s", job_id, step, held_s)
+            return lease
+        return None
+
+    def _beat(self) -> None:
+        ms = int(self.ttl * 1000)
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                if self.r.eval(_RENEW, 1, self.key, self.value, ms) == 1:
+                    self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl}, xx=True)
+            except redis.RedisError:  # keep beating; the TTL decides if we were away too long
+                log.warning("job %s: heartbeat for %s failed", self.job_id, self.step, exc_info=True)
+
+    def __enter__(self) -> Lease:
+        self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl})
+        self._thread = threading.Thread(target=self._beat, name=f"lease:{self.step}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        try:
+            self.r.eval(_RELEASE, 1, self.key, self.value)
+        except redis.RedisError:
+            log.warning("job %s: could not release %s", self.job_id, self.step, exc_info=True)
+
+
+@contextmanager
+def tracked(ctx: Handles, job_id: str, step: str, next_steps: Iterable[str] = ()) -> Iterator[bool]:
+    """For steps outside the stage runner (``notify``, ``webhook``): yields False when the step already ran or a
+    live worker holds it; otherwise runs it under a lease and settles it on success."""
+    r = ctx.redis
+    if is_done(r, job_id, step):
+        settle(r, job_id, step)
+        yield False
+        return
+    lease = Lease.acquire(r, job_id, step, ctx.settings.lease_seconds)
+    if lease is None:
+        yield False
+        return
+    with lease:
+        hold(ctx.settings, step)
+        yield True
+        r.set(keys.step_done(job_id, step), 1, ex=ctx.settings.job_ttl_seconds)
+        settle(r, job_id, step, next_steps, ctx.settings.queue_deadline)
+
+
+def is_done(r: redis.Redis, job_id: str, step: str) -> bool:
+    """Pipeline steps are done once in the job's ``steps`` set; tracked() steps have a done key."""
+    return bool(r.sismember(keys.job_steps(job_id), step) or r.exists(keys.step_done(job_id, step)))
+
+
+def hold(settings: Settings, stage: str) -> None:
+    """FERRY_TEST_STAGE_DELAY test hook (see the module docstring); a no-op when unset."""
+    if not settings.test_stage_delay:
+        return
+    for item in settings.test_stage_delay.split(","):
+        name, _, seconds = item.partition(":")
+        if name.strip() == stage:
+            time.sleep(float(seconds or 0))
+
+
+class PassLock:
+    """The one reaper pass running anywhere: ``SET NX`` with a token, renewed by a heartbeat for as long
+    as the pass runs, released (compare-and-delete) when it ends. A pass that lost its lock (Redis was
+    away longer than the TTL) notices at its next step and stops, so two passes never overlap."""
+
+    def __init__(self, r: redis.Redis, ttl: float, key: str = keys.REAPER_LOCK) -> None:
+        self.r, self.key, self.ttl = r, key, max(ttl, 0.3)
+        self.value = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        if not self.r.set(self.key, self.value, nx=True, px=int(self.ttl * 1000)):
+            return False
+        self._thread = threading.Thread(target=self._beat, name="reaper-lock", daemon=True)
+        self._thread.start()
+        return True
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                if self.r.eval(_RENEW, 1, self.key, self.value, int(self.ttl * 1000)) != 1:
+                    self._lost.set()
+                    return
+            except redis.RedisError:
+                log.warning("reaper: could not renew its lock", exc_info=True)
+
+    @property
+    def held(self) -> bool:
+        return not self._lost.is_set()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self.r.eval(_RELEASE, 1, self.key, self.value)
+        except redis.RedisError:
+            log.warning("reaper: could not release its lock", exc_info=True)

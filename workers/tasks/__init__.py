@@ -1,0 +1,1 @@
+"""The only modules that import Celery: the app, stage tasks, batch and webhook tasks, the reaper."""

@@ -1,0 +1,96 @@
+"""The Celery application: queues, routes and the settings that keep jobs safe.
+
+``celery -A workers.tasks.celery worker -Q io,cpu,llm`` runs a worker. Queues
+follow the work: ``io`` (fetch, deliver, notify, webhooks, batches) waits on the network,
+``cpu`` (inspect, plan, transform) burns a core, ``llm`` (complete) waits on
+the provider for minutes. Importing this module installs Celery as the sender behind
+:mod:`workers.core.queue`, so every layer below enqueues by task name.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from celery import Celery, chain
+from celery.signals import worker_ready
+from kombu import Queue
+
+from workers.core import queue
+from workers.core.embedded_redis import celery_url, redis_url
+from workers.core.settings import get_settings
+
+QUEUES = ("io", "cpu", "llm")
+TASK_MODULES = ["workers.tasks.stages", "workers.tasks.batches", "workers.tasks.webhooks"]
+
+ROUTES = {
+    "ferry.fetch": {"queue": "io"},
+    "ferry.deliver": {"queue": "io"},
+    "ferry.notify": {"queue": "io"},
+    "ferry.inspect": {"queue": "cpu"},
+    "ferry.plan": {"queue": "cpu"},
+    "ferry.transform": {"queue": "cpu"},
+    "ferry.complete": {"queue": "llm"},
+}
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    broker = celery_url(redis_url(settings))
+    app = Celery("ferry", broker=broker, include=TASK_MODULES)
+    app.conf.update(
+        task_acks_late=True,
+        # A killed pool child requeues its task instead of marking it failed (DESIGN: known traps).
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue="io",
+        task_routes=ROUTES,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        # A dead main process's unacked messages come back after this; keep it short.
+        broker_transport_options={"visibility_timeout": 900},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_max_memory_per_child=512_000,  # KiB: a decoder gone wild recycles its child
+        task_time_limit=1800,
+        task_soft_time_limit=1700,
+    )
+    return app
+
+
+app = make_celery()
+celery = app
+
+
+class CelerySender:
+    """:class:`workers.core.queue.Sender` over this app: tasks by name, routed by ``ROUTES``."""
+
+    def __init__(self, celery_app: Celery) -> None:
+        self.app = celery_app
+
+    def send(self, name: str, args: tuple[Any, ...], countdown: float | None = None) -> None:
+        self.app.send_task(name, args=args, countdown=countdown)
+
+    def send_chains(self, chains: Sequence[Sequence[queue.Step]]) -> None:
+        # One producer for every chain: acquiring one per chain while a group held another deadlocked
+        # concurrent submits (gunicorn threads) once the connection pool ran dry.
+        with self.app.producer_or_acquire() as producer:
+            for steps in chains:
+                chain(*(self.app.signature(name, args=args, immutable=True) for name, args in steps)
+                      ).apply_async(producer=producer)
+
+
+queue.install(CelerySender(app))
+
+
+@worker_ready.connect
+def _start_reaper(**_: object) -> None:
+    """Every worker's main process runs the reaper thread (workers/tasks/reaper.py: re-enqueues steps that
+    stopped making progress; a Redis lock lets one worker at a time do a pass). FERRY_REAPER_INTERVAL=0
+    turns it off."""
+    from workers.context import Context
+    from workers.tasks.reaper import start_thread
+
+    start_thread(Context(get_settings()))
