@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import AUTH, CORPUS, wait_job
-from tests.helpers import data_uri, image_part, job_body, pdf_part
+from tests.helpers import data_uri, image_part, job_body
 
 MODELS = {
     "bedrock": "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0",

@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 
 #: Each package's layer; a module may import its own package and lower layers only.
 LAYERS = {
+    "workers": 0,  # the empty top package
     "workers.core": 0,
     "workers.storage": 1,
     "workers.state": 2,

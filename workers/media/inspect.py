@@ -12,17 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from workers.core.errors import UnsupportedMedia
-from workers.media.audio import inspect_audio
-from workers.media.images import inspect_image, open_image, upright
-from workers.media.pdf import inspect_pdf
+from workers.media.images import open_image, upright
+from workers.media.kinds import KINDS
 from workers.media.sniff import SNIFF_BYTES, kind_of, sniff_mime
-from workers.media.video import inspect_video
 
 __all__ = ["inspect_file", "open_image", "exif_upright"]
-
-#: Audio-only files in containers that sniff as video.
-_AUDIO_MIME_FOR = {"video/webm": "audio/webm", "video/mp4": "audio/mp4", "video/x-matroska": "audio/x-matroska",
-                   "video/quicktime": "audio/mp4"}
 
 
 def inspect_file(path: Path) -> dict[str, Any]:
@@ -30,27 +24,13 @@ def inspect_file(path: Path) -> dict[str, Any]:
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     mime = sniff_mime(head)
-    kind = kind_of(mime)
-    if kind is None:
+    name = kind_of(mime)
+    if name is None or mime is None:
         raise UnsupportedMedia(f"unrecognised media type (sniffed {mime or 'nothing'} from the bytes)")
-    facts: dict[str, Any] = {"mime": mime, "kind": kind, "bytes": path.stat().st_size}
-    if kind == "image":
-        facts.update(inspect_image(path))
-    elif mime == "application/pdf":
-        facts.update(inspect_pdf(path))
-    elif kind == "audio":
-        facts.update(inspect_audio(path))
-    elif kind == "video":
-        video = inspect_video(path)
-        if not video.pop("video"):
-            if not video.get("has_audio"):
-                raise UnsupportedMedia(f"{mime} file has neither a video nor an audio stream")
-            facts.update(mime=_AUDIO_MIME_FOR.get(mime, mime.replace("video/", "audio/")), kind="audio")
-            facts.update(inspect_audio(path))
-        else:
-            facts.update(video)
-    else:
+    if name not in KINDS:
         raise UnsupportedMedia(f"{mime} is not a media type Ferry handles")
+    facts: dict[str, Any] = {"mime": mime, "kind": name, "bytes": path.stat().st_size}
+    facts.update(KINDS[name].inspect(path, mime))
     return facts
 
 

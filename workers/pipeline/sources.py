@@ -15,23 +15,9 @@ from typing import Any
 from workers.storage.blobs import put_blob
 from workers.context import Context
 from workers.core.errors import FetchError, StorageError, TooLarge
-from workers.storage.base import Storage
+from workers import storage
 
 CHUNK = 1024 * 1024
-
-
-def _bucket_store(uri: str) -> tuple[Storage, str]:
-    scheme, _, rest = uri.partition("://")
-    bucket, _, key = rest.partition("/")
-    if not bucket or not key:
-        raise FetchError(f"{uri}: expected {scheme}://bucket/key")
-    if scheme == "s3":
-        from workers.storage.s3 import S3Storage
-
-        return S3Storage(bucket), key
-    from workers.storage.gcs import GCSStorage
-
-    return GCSStorage(bucket), key
 
 
 def check_allowed(uri: str, allowed: list[str]) -> None:
@@ -51,7 +37,7 @@ def fetch_cloud(ctx: Context, uri: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ferry-") as tmp:
         path = Path(tmp) / "download"
         try:
-            store, key = _bucket_store(uri)
+            store, key = storage.locate(uri)
             with store.open(key) as src, path.open("wb") as dst:
                 while block := src.read(CHUNK):
                     size += len(block)

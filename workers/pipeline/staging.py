@@ -15,21 +15,12 @@ from pathlib import Path
 from workers.storage.blobs import blob_key, get_blob
 from workers.context import Context
 from workers.core.errors import StorageError
+from workers import storage
 from workers.storage.base import Storage
 
 
-@lru_cache(maxsize=8)
-def _open(uri: str) -> Storage:
-    if uri.startswith("s3://"):
-        from workers.storage.s3 import S3Storage, split_uri
-
-        return S3Storage(*split_uri(uri, "s3"))
-    if uri.startswith("gs://"):
-        from workers.storage.gcs import GCSStorage
-        from workers.storage.s3 import split_uri
-
-        return GCSStorage(*split_uri(uri, "gs"))
-    raise StorageError(f"FERRY_STAGING entry {uri!r} must be s3://bucket[/prefix] or gs://bucket[/prefix]")
+#: Staging backends are built once per URI (a boto3 or GCS client each).
+_target = lru_cache(maxsize=8)(storage.open)
 
 
 def targets(ctx: Context) -> dict[str, str]:
@@ -46,7 +37,9 @@ def store_for(ctx: Context, scheme: str) -> Storage:
         raise StorageError(f"no {scheme}:// staging configured (FERRY_STAGING or FERRY_STORAGE)")
     if uri.rstrip("/") == ctx.settings.storage.rstrip("/"):
         return ctx.storage
-    return _open(uri)
+    if not uri.startswith(("s3://", "gs://")):
+        raise StorageError(f"FERRY_STAGING entry {uri!r} must be s3://bucket[/prefix] or gs://bucket[/prefix]")
+    return _target(uri)
 
 
 def can_presign(ctx: Context) -> bool:

@@ -18,7 +18,6 @@ from workers.core.errors import BadRequest
 MEDIA_PART_TYPES = ("image_url", "input_audio", "file", "video_url")
 ROLES = ("system", "developer", "user", "assistant", "tool")
 DETAILS = ("auto", "low", "high")
-PDF_STRATEGIES = ("auto", "native", "text", "images")
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w-]+=[^;,]*)*)(?P<b64>;base64)?,", re.I)
 _YOUTUBE = re.compile(r"^https?://(www\.|m\.)?(youtube\.com/(watch|shorts|live)|youtu\.be/)", re.I)
 

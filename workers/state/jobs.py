@@ -24,17 +24,24 @@ from workers.core.records import JobRecord, Resource
 TERMINAL = ("succeeded", "failed", "canceled")
 STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
 
-# KEYS[1] job hash, KEYS[2] the reaper's pending steps (workers/state/leases.py); ARGV: new status,
-# updated_at, the notify member and its deadline, then field/value pairs to set with it. An ending status
-# also expects the job's ``notify`` step in the same script, so no crash between the two can lose it.
+# KEYS: job hash, the reaper's pending steps (workers/state/leases.py), the job's steps set, its timeline.
+# ARGV: new status, updated_at, the notify member and its deadline, a step this change finishes ('' for
+# none) with its timeline entry, the TTL, then field/value pairs to set. An ending status expects the job's
+# ``notify`` step, and success records ``complete`` as finished, all in this one script: no crash between
+# them can lose the webhook, the batch line or the step.
 _SET_STATUS = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
 if cur == 'succeeded' or cur == 'failed' or cur == 'canceled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'canceled' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+end
+if ARGV[5] ~= '' and redis.call('SADD', KEYS[3], ARGV[5]) == 1 then
+  redis.call('RPUSH', KEYS[4], ARGV[6])
+  redis.call('EXPIRE', KEYS[3], ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
 end
 return 1
 """
@@ -79,15 +86,19 @@ class JobStore:
         pipe.zadd(keys.tenant_jobs(record["tenant"]), {job_id: now})
         pipe.execute()
 
-    def set_status(self, job_id: str, status: str, **fields: Any) -> bool:
+    def set_status(self, job_id: str, status: str, *, finishes: str = "", **fields: Any) -> bool:
         """Move a non-terminal job to ``status``; False if it already ended.
 
         Ending (succeeded, failed, canceled) expects the job's ``notify`` step in the same Redis script
-        and queues it: if this process dies right after, the reaper sends it (workers/tasks/reaper.py)."""
-        argv: list[str] = [status, str(_now()), f"{job_id}|notify", str(time.time() + self.notify_within)]
+        and queues it: if this process dies right after, the reaper sends it (workers/tasks/reaper.py).
+        ``finishes`` names a stage step the change completes, recorded in the same script."""
+        entry = json.dumps({"step": finishes, "at": round(time.time(), 3)}) if finishes else ""
+        argv: list[str] = [status, str(_now()), keys.running_member(job_id, "notify"),
+                           str(time.time() + self.notify_within), finishes, entry, str(self.ttl)]
         for name, value in fields.items():
             argv += [name, value if isinstance(value, str) else json.dumps(value)]
-        moved = self._set_status(keys=[self._key(job_id), RUNNING], args=argv) == 1
+        moved = self._set_status(keys=[self._key(job_id), RUNNING, keys.job_steps(job_id),
+                                       keys.job_timeline(job_id)], args=argv) == 1
         if moved and status in TERMINAL:
             queue.send("ferry.notify", job_id)
         return moved
@@ -124,10 +135,11 @@ class JobStore:
         return self.set_status(job_id, "failed", error=error, stage=error.get("stage") or "failed")
 
     def succeed(self, job_id: str, result: dict[str, Any] | None, **extra: Any) -> bool:
+        """The job succeeded: its ``complete`` step is recorded and ``notify`` expected with it."""
         fields: dict[str, Any] = {"stage": "done", **extra}
         if result is not None:
             fields["result"] = result
-        return self.set_status(job_id, "succeeded", **fields)
+        return self.set_status(job_id, "succeeded", finishes="complete", **fields)
 
     def cancel(self, job_id: str) -> str:
         """Cancel unless already ended; returns the resulting status (idempotent)."""

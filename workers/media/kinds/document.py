@@ -1,0 +1,114 @@
+"""Documents (PDF): inspect (pages, encryption, text layer), plan (native, text, page images, or both,
+within the model's page and byte limits) and transform (clean rewrite, or per-page text and images)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from workers.core.errors import TooLarge, UnsupportedMedia, Unprocessable
+from workers.media import pdf
+from workers.media.kinds.common import encode_args, encode_picture, mb
+from workers.media.sizing import target_size
+from workers.providers.catalog import ImageCaps, ModelCaps
+
+NAME = "document"
+DEFAULT_PDF_IMAGE_PAGES = {"auto": 4, "images": 20}
+MAX_TEXT_PAGES = 1000
+PDF_STRATEGIES = ("auto", "native", "text", "images")
+
+
+def inspect(path: Path, mime: str) -> dict[str, Any]:
+    if mime != "application/pdf":
+        raise UnsupportedMedia(f"{mime} is not a media type Ferry handles")
+    return pdf.inspect_pdf(path)
+
+
+def _native_problem(facts: dict[str, Any], caps: ModelCaps, out_of_line: bool = False) -> str | None:
+    dcaps = caps.document
+    if dcaps is None:
+        return f"{caps.id} does not take PDF input"
+    if facts["mime"] not in dcaps.formats:
+        return f"{caps.id} does not take {facts['mime']} documents"
+    if dcaps.max_pages and facts.get("pages", 0) > dcaps.max_pages:
+        return f"the PDF has {facts['pages']} pages; {caps.id} takes at most {dcaps.max_pages}"
+    cap = caps.raw_byte_cap("document")
+    if cap is not None and facts["bytes"] > cap and not out_of_line:
+        return f"the PDF is {mb(facts['bytes'])}; {caps.id} takes at most {mb(cap)} inline"
+    return None
+
+
+def plan(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) -> list[dict[str, Any]]:
+    strategy = str(options.get("pdf_strategy") or "auto")
+    if strategy not in PDF_STRATEGIES:
+        raise Unprocessable(f"pdf_strategy must be one of {', '.join(PDF_STRATEGIES)}, not {strategy!r}",
+                            param="options.pdf_strategy")
+    problem = _native_problem(facts, caps, bool(options.get("out_of_line")))
+    if strategy == "native" or (strategy == "auto" and problem is None):
+        if problem:
+            error = TooLarge if ("pages" in problem or "MB" in problem) else Unprocessable
+            raise error(f"pdf_strategy=native: {problem}; use pdf_strategy auto, text or images")
+        if facts.get("encrypted") or facts.get("recovered_xref"):
+            why = "decrypted (empty user password)" if facts.get("encrypted") else "cross-reference table rebuilt"
+            return [{"op": "pdf_rewrite", "reason": f"PDF {why}; sending a clean copy natively to {caps.id}"}]
+        return [{"op": "keep", "reason": f"PDF with {facts.get('pages')} pages is within {caps.id}'s limits; sent natively"}]
+    pages = int(facts.get("pages") or 0)
+    with_text = strategy in ("auto", "text")
+    with_images = strategy in ("auto", "images") and caps.image is not None
+    if strategy == "images" and caps.image is None:
+        raise Unprocessable(f"pdf_strategy=images: {caps.id} does not accept images; use pdf_strategy text")
+    n_images = 0
+    step: dict[str, Any] = {"op": "pdf_pages"}
+    if with_images:
+        icaps = caps.image
+        assert icaps is not None
+        wanted = int(options.get("pdf_image_pages") or DEFAULT_PDF_IMAGE_PAGES[strategy])
+        n_images = max(0, min(wanted, pages, icaps.max_per_request or wanted))
+        step["image_pages"] = list(range(1, n_images + 1))
+        step["image"] = {"caps": icaps.model_dump(), **encode_args(icaps, caps, "image/png", str(options.get("detail") or "auto"))}
+    step["text_pages"] = list(range(1, min(pages, MAX_TEXT_PAGES) + 1)) if with_text else []
+    why = problem or f"pdf_strategy={strategy}"
+    parts = []
+    if with_text:
+        parts.append(f"text of {len(step['text_pages'])} pages")
+    if n_images:
+        parts.append(f"images of pages 1-{n_images}")
+    step["reason"] = f"{why}; sending {' and '.join(parts) or 'nothing'} instead"
+    if not parts:
+        raise Unprocessable(f"{caps.id} cannot take this PDF: {why}")
+    return [step]
+
+
+def transform(src: Path, facts: dict[str, Any], steps: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
+    step = steps[0]
+    if step["op"] == "pdf_rewrite":
+        dest = pdf.rewrite(src, workdir / "document.pdf")
+        return [{"path": dest, "kind": "document", "mime": "application/pdf", "pages": facts.get("pages")}]
+    if step["op"] == "pdf_pages":
+        return _pages(src, step, workdir)
+    raise Unprocessable(f"unknown document transform {step['op']!r}")
+
+
+def _pages(src: Path, step: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
+    """Per page, in order: the page image (when rendered) then its text."""
+    spec = step.get("image")
+    icaps = ImageCaps(**spec["caps"]) if spec else None
+    rendered: dict[int, dict[str, Any]] = {}
+    if spec and step.get("image_pages"):
+        def size_for(w_pt: float, h_pt: float) -> tuple[int, int]:
+            # 150 dpi is legible for body text; the provider's own size rules then shrink it.
+            w, h = max(1, round(w_pt * 150 / 72)), max(1, round(h_pt * 150 / 72))
+            return target_size(w, h, icaps, spec.get("detail"))[0]  # type: ignore[arg-type]
+
+        for number, img in pdf.render_pages(src, step["image_pages"], size_for):
+            out = encode_picture(img, spec, f"page-{number:04d}", workdir)
+            out["page"] = number
+            rendered[number] = out
+    texts = dict(pdf.page_texts(src, step["text_pages"])) if step.get("text_pages") else {}
+    outputs: list[dict[str, Any]] = []
+    for number in sorted(set(rendered) | set(texts)):
+        if number in rendered:
+            outputs.append(rendered[number])
+        if number in texts:
+            body = texts[number] or "(no extractable text on this page)"
+            outputs.append({"kind": "text", "mime": "text/plain", "page": number, "text": f"[Page {number}]\n{body}"})
+    return outputs
