@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.context import Context
+from workers.core.records import Resource
 from workers.core.errors import Unprocessable, UpstreamError
 from workers.pipeline.deliver import fit_request, refresh_stale_files
 from workers.pipeline.estimate import delivery_plan, usage_estimate
@@ -19,7 +20,7 @@ from workers.state.leases import hold
 from workers.storage.blobs import read_blob_b64
 
 
-def _media_parts(ctx: Context, res: dict[str, Any]) -> list[Part]:
+def _media_parts(ctx: Context, res: Resource) -> list[Part]:
     parts: list[Part] = []
     deliveries = res["delivery"].get("parts") or [res["delivery"]]
     for out, how in zip(res["outputs"], deliveries):

@@ -13,6 +13,7 @@ from typing import Any
 
 from workers.storage.blobs import blob_key
 from workers.context import Context
+from workers.core.records import Output, Resource
 from workers.state.claims import digest, once
 
 
@@ -30,7 +31,7 @@ def fetch_once(ctx: Context, tenant: str, url: str, download: Callable[[], dict[
     return value
 
 
-def transform_once(ctx: Context, res: dict[str, Any], run: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def transform_once(ctx: Context, res: Resource, run: Callable[[], list[Output]]) -> list[Output]:
     """``run()`` returns the outputs (blobs stored); the same source + recipe reuses them."""
     recipe = [{k: v for k, v in step.items() if k != "reason"} for step in res.get("transforms", [])]
     key = f"transform:{res['source']['sha256']}:{digest(recipe)}"

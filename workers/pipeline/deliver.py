@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from workers.storage.blobs import get_blob
 from workers.context import Context
+from workers.core.records import Decision, JobRecord, Output, Resource
 from workers.pipeline import staging
 from workers.state.claims import once
 from workers.pipeline.delivery_plan import OUT_OF_LINE, Available, b64_size, plan_delivery
@@ -37,7 +37,7 @@ def available(ctx: Context, caps: ModelCaps) -> Available:
     )
 
 
-def _uses(ctx: Context, record: dict[str, Any], res: dict[str, Any]) -> int:
+def _uses(ctx: Context, record: JobRecord, res: Resource) -> int:
     """How many resources of this job carry the same source (by sha256, else by URL)."""
     src = res["source"]
     ident = src.get("sha256") or src.get("url")
@@ -47,7 +47,7 @@ def _uses(ctx: Context, record: dict[str, Any], res: dict[str, Any]) -> int:
                if (r["source"].get("sha256") or r["source"].get("url")) == ident) or 1
 
 
-def deliver_outputs(ctx: Context, record: dict[str, Any], res: dict[str, Any], caps: ModelCaps) -> dict[str, Any]:
+def deliver_outputs(ctx: Context, record: JobRecord, res: Resource, caps: ModelCaps) -> Decision:
     avail = available(ctx, caps)
     prefer = (record.get("delivery") or {}).get("prefer")
     uses = _uses(ctx, record, res)
@@ -60,8 +60,8 @@ def deliver_outputs(ctx: Context, record: dict[str, Any], res: dict[str, Any], c
     return {"method": decisions[0]["method"], "parts": decisions, "cached": all(d["cached"] for d in decisions)}
 
 
-def carry_out(ctx: Context, caps: ModelCaps, res: dict[str, Any], out: dict[str, Any],
-              planned: dict[str, Any], *, tenant: str, force_upload: bool = False) -> dict[str, Any]:
+def carry_out(ctx: Context, caps: ModelCaps, res: Resource, out: Output,
+              planned: Decision, *, tenant: str, force_upload: bool = False) -> Decision:
     """Do what the planner chose; returns ``{"method", "ref", "cached", "reason"}``."""
     method = planned["method"]
     ref: str | None = None
@@ -82,7 +82,7 @@ def carry_out(ctx: Context, caps: ModelCaps, res: dict[str, Any], out: dict[str,
 
 # -- provider Files API, through the file-id cache and a per-hash claim ------------------------------
 
-def ensure_file(ctx: Context, caps: ModelCaps, out: dict[str, Any], filename: str | None,
+def ensure_file(ctx: Context, caps: ModelCaps, out: Output, filename: str | None,
                 *, tenant: str, force: bool = False) -> tuple[str, bool]:
     """(file id, came from cache): upload ``out`` to the provider unless an unexpired id is cached.
 
@@ -119,12 +119,12 @@ def ensure_file(ctx: Context, caps: ModelCaps, out: dict[str, Any], filename: st
 
 # -- request-wide steps, run by complete ------------------------------------------------------------
 
-def _decisions(res: dict[str, Any]) -> list[dict[str, Any]]:
+def _decisions(res: Resource) -> list[Decision]:
     d = res.get("delivery") or {}
     return d.get("parts") or [d]
 
 
-def _store_decisions(ctx: Context, job_id: str, index: int, res: dict[str, Any], parts: list[dict[str, Any]]) -> None:
+def _store_decisions(ctx: Context, job_id: str, index: int, res: Resource, parts: list[Decision]) -> None:
     if len(parts) == 1:
         delivery = parts[0]
     else:

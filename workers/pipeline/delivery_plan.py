@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workers.core.records import Decision
+
 from workers.core.errors import TooLarge, Unprocessable
 from workers.providers.catalog import ModelCaps
 
@@ -95,7 +97,7 @@ def out_of_line_methods(caps: ModelCaps, kind: str, available: Available) -> lis
     return [m for m in OUT_OF_LINE if m in kcaps.delivery and available.has(m, scheme)]
 
 
-def decision(method: str, reason: str) -> dict[str, Any]:
+def decision(method: str, reason: str) -> Decision:
     return {"method": method, "reason": reason}
 
 

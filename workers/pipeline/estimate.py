@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from workers.core.records import JobRecord, Resource
+
 CHARS_PER_TOKEN = 4
 TOKENS_PER_PDF_PAGE = 1500  # Anthropic's PDF guide: 1,500-3,000 text tokens per page, plus the page image
 TOKENS_PER_AUDIO_SECOND = 32  # Gemini: 32 tokens per second of audio
 TOKENS_PER_VIDEO_SECOND = 263  # Gemini: 263 tokens per second of video (1 fps frames + audio)
 
 
-def delivery_plan(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def delivery_plan(resources: list[Resource]) -> list[dict[str, Any]]:
     """One entry per delivered output: which part, what was sent, how, and why."""
     plan: list[dict[str, Any]] = []
     for res in resources:
@@ -43,7 +45,7 @@ def _text_chars(request: dict[str, Any]) -> int:
     return chars
 
 
-def usage_estimate(record: dict[str, Any], resources: list[dict[str, Any]]) -> dict[str, Any]:
+def usage_estimate(record: JobRecord, resources: list[Resource]) -> dict[str, Any]:
     details = {"text": math.ceil(_text_chars(record.get("request") or {}) / CHARS_PER_TOKEN),
                "image": 0, "document": 0, "audio": 0, "video": 0}
     for res in resources:

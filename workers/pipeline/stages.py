@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.context import Context
+from workers.core.records import Output, Resource
 from workers.core.errors import StorageError, Unprocessable
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
@@ -99,7 +100,7 @@ def transform(ctx: Context, job_id: str, index: int) -> None:
     ctx.store.update_resource(job_id, index, outputs=outputs)
 
 
-def _transform(ctx: Context, res: dict[str, Any]) -> list[dict[str, Any]]:
+def _transform(ctx: Context, res: Resource) -> list[Output]:
     outputs: list[dict[str, Any]] = []
     with _tmpdir() as tmp:
         src = get_blob(ctx.storage, res["source"]["sha256"], Path(tmp) / "src")

@@ -126,13 +126,6 @@ def cancel(ctx: Context, tenant: str, job_id: str, purge: bool = False) -> dict[
 def wait(ctx: Context, tenant: str, job_id: str, timeout: float) -> dict[str, Any]:
     """Block until the job ends or ``timeout`` passes; returns its view either way (status says which).
 
-    Polls the status field only (cheap), backing off from 20 ms to 250 ms.
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while True:
-        status = ctx.store.status(job_id)
-        if status in ("succeeded", "failed", "canceled") or time.monotonic() >= deadline:
-            return get(ctx, tenant, job_id)
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.25)
+    Woken through Redis by the job's end (a blocking pop on ``ferry:job:<id>:ended``), not by polling."""
+    ctx.store.wait_ended(job_id, timeout)
+    return get(ctx, tenant, job_id)

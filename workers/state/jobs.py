@@ -28,7 +28,8 @@ STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
 # ARGV: new status, updated_at, the notify member and its deadline, a step this change finishes ('' for
 # none) with its timeline entry, the TTL, then field/value pairs to set. An ending status expects the job's
 # ``notify`` step, and success records ``complete`` as finished, all in this one script: no crash between
-# them can lose the webhook, the batch line or the step.
+# them can lose the webhook, the batch line or the step. An end also pushes onto KEYS[5], which waiters
+# block on (:meth:`JobStore.wait_ended`).
 _SET_STATUS = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
@@ -37,6 +38,8 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
 for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'canceled' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+  redis.call('RPUSH', KEYS[5], ARGV[1])
+  redis.call('EXPIRE', KEYS[5], 3600)
 end
 if ARGV[5] ~= '' and redis.call('SADD', KEYS[3], ARGV[5]) == 1 then
   redis.call('RPUSH', KEYS[4], ARGV[6])
@@ -98,10 +101,25 @@ class JobStore:
         for name, value in fields.items():
             argv += [name, value if isinstance(value, str) else json.dumps(value)]
         moved = self._set_status(keys=[self._key(job_id), RUNNING, keys.job_steps(job_id),
-                                       keys.job_timeline(job_id)], args=argv) == 1
+                                       keys.job_timeline(job_id), keys.job_ended(job_id)], args=argv) == 1
         if moved and status in TERMINAL:
             queue.send("ferry.notify", job_id)
         return moved
+
+    def wait_ended(self, job_id: str, timeout: float) -> str | None:
+        """Block until the job ends (woken by the status change, not by polling); its status, or None
+        if it is still running after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(job_id)
+            left = deadline - time.monotonic()
+            if status in TERMINAL or status is None or left <= 0:
+                return status if status in TERMINAL else None
+            # BLPOP takes whole seconds on old servers: wake at least every second to re-check the status.
+            got = self.r.blpop([keys.job_ended(job_id)], timeout=max(0.01, min(left, 1.0)))
+            if got is not None:  # hand the token on, so every other waiter of this job wakes too
+                self.r.rpush(keys.job_ended(job_id), got[1])
+                self.r.expire(keys.job_ended(job_id), 3600)
 
     def start_stage(self, job_id: str, stage: str) -> bool:
         return self.set_status(job_id, "running", stage=stage)

@@ -1,0 +1,35 @@
+"""Synchronous waits are woken by the job's end through Redis (issue 11.2), not by polling."""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from tests.conftest import AUTH
+from tests.helpers import job_body
+from workers.context import get_context
+from workers.core import keys
+from workers.services import jobs
+from workers.state.jobs import new_job_id
+
+
+def test_every_waiter_of_a_job_is_woken_by_its_end(client: Any) -> None:
+    ctx = get_context()
+    job_id = client.post("/v1/jobs", json=job_body("openai/gpt-4o", dry_run=True), headers=AUTH).json["id"]
+    views: list[dict[str, Any]] = []
+    waiters = [threading.Thread(target=lambda: views.append(jobs.wait(ctx, "local", job_id, 120))) for _ in range(3)]
+    for w in waiters:
+        w.start()
+    for w in waiters:
+        w.join(150)
+    assert [v["status"] for v in views] == ["succeeded"] * 3
+    assert ctx.redis.lrange(keys.job_ended(job_id), 0, -1) == [b"succeeded"]  # the token stays for later waiters
+
+
+def test_a_wait_on_a_job_that_does_not_end_returns_its_view_at_the_timeout(client: Any) -> None:
+    ctx = get_context()
+    job_id = new_job_id()
+    ctx.store.create({"id": job_id, "tenant": "local", "model": "openai/gpt-4o", "request": {}, "total_steps": 1}, [])
+    view = jobs.wait(ctx, "local", job_id, 0.3)  # nothing was enqueued: it stays queued
+    assert view["status"] == "queued" and not ctx.redis.exists(keys.job_ended(job_id))
+    ctx.store.cancel(job_id)
+    assert jobs.wait(ctx, "local", job_id, 120)["status"] == "canceled"
