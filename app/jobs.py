@@ -76,10 +76,30 @@ def create():  # type: ignore[no-untyped-def]
 
 @bp.get("/<job_id>")
 def read(job_id: str):  # type: ignore[no-untyped-def]
+    """``?wait=<seconds>`` (at most 60) long-polls: answers as soon as the job ends, or after that long."""
     tenant, ctx = require_tenant(), context()
+    wait = _wait_seconds(request.args.get("wait"))
+    if wait:
+        jobs.get(ctx, tenant, job_id)  # 404 before waiting on another tenant's (or no) job
+        ctx.store.wait_ended(job_id, wait)
     # generated media in the result: URLs by default, base64 with ?include=b64 or options.outputs=inline
     return jsonify(outputs.present_view(ctx, tenant, jobs.get(ctx, tenant, job_id), base_url=request.host_url,
                                         include=request.args.get("include")))
+
+
+MAX_WAIT_SECONDS = 60.0
+
+
+def _wait_seconds(raw: str | None) -> float:
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_WAIT_SECONDS:
+        raise BadRequest(f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}", param="wait")
+    return value
 
 
 @bp.delete("/<job_id>")

@@ -165,8 +165,10 @@ def spec() -> dict[str, Any]:
         "/v1/jobs/{job_id}": {
             "get": {"summary": "Poll a job", "parameters": [job_id, _query(
                 "include", {"type": "string", "enum": ["b64"]},
-                "b64: generated media in the result as base64 instead of URLs")],
-                    "responses": {"200": _json(_ref("Job")), **_errors(401, 404)}},
+                "b64: generated media in the result as base64 instead of URLs"), _query(
+                "wait", {"type": "number", "minimum": 0, "maximum": 60},
+                "long poll: answer as soon as the job ends, or after this many seconds")],
+                    "responses": {"200": _json(_ref("Job")), **_errors(400, 401, 404)}},
             "delete": {"summary": "Cancel a job (idempotent)", "parameters": [job_id],
                        "responses": {"200": _json(_ref("Job")), **_errors(401, 404)}}},
         "/v1/chat/completions": {"post": {

@@ -33,3 +33,16 @@ def test_a_wait_on_a_job_that_does_not_end_returns_its_view_at_the_timeout(clien
     assert view["status"] == "queued" and not ctx.redis.exists(keys.job_ended(job_id))
     ctx.store.cancel(job_id)
     assert jobs.wait(ctx, "local", job_id, 120)["status"] == "canceled"
+
+
+def test_long_poll_answers_when_the_job_ends(client: Any) -> None:
+    job_id = client.post("/v1/jobs", json=job_body("openai/gpt-4o", dry_run=True), headers=AUTH).json["id"]
+    polled = client.get(f"/v1/jobs/{job_id}?wait=60", headers=AUTH)
+    assert polled.status_code == 200 and polled.json["status"] == "succeeded"
+
+
+def test_long_poll_checks_its_argument_and_the_tenant(client: Any) -> None:
+    for bad in ("-1", "61", "soon"):
+        resp = client.get("/v1/jobs/job_x?wait=" + bad, headers=AUTH)
+        assert resp.status_code == 400 and resp.json["error"]["param"] == "wait"
+    assert client.get("/v1/jobs/job_doesnotexist?wait=60", headers=AUTH).status_code == 404

@@ -43,8 +43,10 @@ class FerryClient:
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._check(self.http.post("/v1/jobs", json=body))
 
-    def get(self, job_id: str) -> dict[str, Any]:
-        return self._check(self.http.get(f"/v1/jobs/{job_id}"))
+    def get(self, job_id: str, wait: float = 0.0) -> dict[str, Any]:
+        """The job; with ``wait`` the server answers as soon as it ends (or after ``wait`` seconds)."""
+        params = {"wait": f"{wait:.3f}"} if wait > 0 else None
+        return self._check(self.http.get(f"/v1/jobs/{job_id}", params=params))
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._check(self.http.delete(f"/v1/jobs/{job_id}"))
@@ -54,19 +56,21 @@ class FerryClient:
         return self._check(self.http.get("/v1/models", params=filters))
 
     def wait(
-        self, job_id: str, timeout: float = 300.0, interval: float = 0.2,
+        self, job_id: str, timeout: float = 300.0, interval: float = 2.0,
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
+        """Long-polls (``?wait=``): woken by the job's end, with a progress update every ``interval`` s."""
         deadline = time.monotonic() + timeout
         last: tuple[Any, ...] | None = None
+        job = self.get(job_id)
         while True:
-            job = self.get(job_id)
             key = (job["status"], job.get("stage"), job.get("progress"))
             if on_update and key != last:
                 on_update(job)
                 last = key
             if job["status"] in TERMINAL:
                 return job
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise TimeoutError(f"job {job_id} still {job['status']} after {timeout:g} s")
-            time.sleep(interval)
+            job = self.get(job_id, wait=min(interval, left))
