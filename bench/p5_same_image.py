@@ -59,6 +59,7 @@ def main() -> None:
     from workers.state.claims import produced_count
     from workers.core.embedded_redis import stop_embedded
     from workers.services.jobs import submit
+    import workers.tasks.celery  # noqa: F401  (installs the task sender services enqueue through)
     from workers.core.settings import Settings
 
     ctx = Context(Settings())
