@@ -16,8 +16,6 @@ import io
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,15 +30,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from load_submit import free_port, stop  # noqa: E402  (bench/ is this script's first sys.path entry)
 from workers.core.embedded_redis import start_embedded, stop_embedded  # noqa: E402
 
 AUTH = {"Authorization": "Bearer ferry-local-key"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def noise_png() -> bytes:
@@ -115,12 +108,7 @@ def main() -> None:
         print(f"same bytes: {ok}/{total} jobs succeeded ({ok / total:.2f}), {submit_5xx} submit 5xx")
     finally:
         for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc)
         stop_embedded(data)
         shutil.rmtree(data, ignore_errors=True)
 

@@ -31,7 +31,6 @@ from workers.state import files as ferry_files
 
 ENDPOINTS = ("/v1/chat/completions",)
 COMPLETION_WINDOWS = ("24h",)
-ACTIVE = ("validating", "in_progress", "cancelling")
 FINAL = ("completed", "failed", "cancelled", "expired")
 
 # -- create / read / list / cancel (the web tier) -------------------------------------------------

@@ -10,7 +10,6 @@ workers/media/sniff.py and its limits in workers/providers/catalog.toml.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol, cast
 
 from workers.core.errors import UnsupportedMedia
@@ -39,4 +38,4 @@ def kind(name: str | None, mime: str | None = None) -> MediaKind:
     return found
 
 
-__all__ = ["KINDS", "MediaKind", "kind", "ModuleType"]
+__all__ = ["KINDS", "MediaKind", "kind"]
