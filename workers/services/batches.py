@@ -70,8 +70,9 @@ def create(ctx: Context, tenant: str, body: Any) -> dict[str, Any]:
               "completion_window": window, "metadata": metadata, "webhook": webhook,
               "created_at": int(now), "expires_at": int(now) + 24 * 3600}
     records.create(ctx.redis, record, ctx.settings.job_ttl_seconds)
+    created = view(ctx, batch_id)  # read before the start is queued: a fast worker may move it on at once
     queue.send("ferry.batch_start", batch_id)
-    return view(ctx, batch_id)
+    return created
 
 
 def view(ctx: Context, batch_id: str, h: dict[str, str] | None = None) -> dict[str, Any]:
