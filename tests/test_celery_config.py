@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from workers.tasks.celery import QUEUES, app
-from workers.pipeline.steps import RESOURCE_STAGES
+from workers.pipeline.routing import RESOURCE_STAGES
 
 
 def test_safety_settings():

@@ -1,4 +1,4 @@
-"""Per-process handles built once from settings: Redis, job store, storage, catalog."""
+"""Per-process handles built once from settings: Redis, job store, step ledger, storage, catalog."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +10,7 @@ from workers.core.embedded_redis import redis_url
 from workers.core.settings import Settings, get_settings
 from workers.providers.catalog import Catalog, get_catalog
 from workers.state.jobs import JobStore
+from workers.state.ledger import Ledger
 from workers.storage import Storage, open_storage
 
 
@@ -24,6 +25,10 @@ class Context:
     @cached_property
     def store(self) -> JobStore:
         return JobStore(self.redis, self.settings.job_ttl_seconds, self.settings.queue_deadline)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.redis, self.settings.job_ttl_seconds)
 
     @cached_property
     def storage(self) -> Storage:

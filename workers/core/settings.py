@@ -54,7 +54,13 @@ class Settings(BaseSettings):
     retry_after_max: float = Field(default=60.0, alias="FERRY_RETRY_AFTER_MAX")
     reaper_interval: float = Field(default=10.0, alias="FERRY_REAPER_INTERVAL")
     lease_seconds: float = Field(default=15.0, alias="FERRY_LEASE_SECONDS")
+    # Names this worker host in step leases; a lease of another host is trusted until its TTL runs out.
+    hostname: str = Field(default="", alias="FERRY_HOSTNAME")
     queue_deadline: float = Field(default=300.0, alias="FERRY_QUEUE_DEADLINE")
+    # -- issue 11: small work takes few hops (workers/pipeline/routing.py)
+    #: An image source up to this many bytes and FERRY_LIGHT_PIXELS is "light": its steps run in one task.
+    light_bytes: int = Field(default=1 << 20, alias="FERRY_LIGHT_BYTES")
+    light_pixels: int = Field(default=4_000_000, alias="FERRY_LIGHT_PIXELS")
     reaper_max_requeues: int = Field(default=3, alias="FERRY_REAPER_MAX_REQUEUES")
     #: Test hook only: "stage:seconds[,stage:seconds]" sleeps inside that stage (crash-safety tests).
     test_stage_delay: str | None = Field(default=None, alias="FERRY_TEST_STAGE_DELAY")

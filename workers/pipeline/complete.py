@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from workers.context import Context
-from workers.core.records import Resource
+from workers.core.records import JobRecord, Resource
 from workers.core.errors import Unprocessable, UpstreamError
 from workers.pipeline.deliver import fit_request, refresh_stale_files
 from workers.pipeline.estimate import delivery_plan, usage_estimate
@@ -39,9 +39,7 @@ def _media_parts(ctx: Context, res: Resource) -> list[Part]:
     return parts
 
 
-def build_call(ctx: Context, job_id: str) -> Call:
-    record = ctx.store.record(job_id)
-    resources = ctx.store.resources(job_id)
+def build_call(ctx: Context, record: JobRecord, resources: list[Resource]) -> Call:
     caps = ctx.catalog.resolve(record["model"])
     body = record["request"]
     messages: list[Message] = []
@@ -101,21 +99,24 @@ def check_part_counts(call: Call, caps: ModelCaps) -> None:
                                 param="request.messages")
 
 
-def complete(ctx: Context, job_id: str) -> None:
-    record = ctx.store.record(job_id)
+def complete(ctx: Context, job_id: str, record: JobRecord) -> None:
+    """Build, (unless a dry run) call, store the result. Success does not queue ``notify``: the task that
+    runs this runs it next (workers/tasks/stages.py); the status change still expects it, for the reaper."""
     caps = ctx.catalog.resolve(record["model"])
-    fit_request(ctx, job_id, caps)  # sum of inline parts <= request_max_bytes
-    call = build_call(ctx, job_id)
+    resources = ctx.store.resources(job_id)
+    fit_request(ctx, job_id, caps, resources, record.get("tenant", ""))  # sum of inline parts <= request_max_bytes
+    call = build_call(ctx, record, resources)
     check_part_counts(call, caps)
     adapter = get_adapter(caps.adapter)
     native = adapter.build_request(call)
-    ctx.store.put_field(job_id, "provider_request", shorten_payloads(native.public(), call))
-    resources = ctx.store.resources(job_id)
+    shown = shorten_payloads(native.public(), call)
     estimate = usage_estimate(record, resources)
     if record.get("dry_run"):
-        ctx.store.succeed(job_id, None, delivery_plan=delivery_plan(resources), usage_estimate=estimate)
+        ctx.store.succeed(job_id, None, notify=False, provider_request=shown, delivery_plan=delivery_plan(resources),
+                          usage_estimate=estimate)
         hold(ctx.settings, "succeeded")
         return
+    ctx.store.put_field(job_id, "provider_request", shown)
     if not call.api_key:
         raise Unprocessable(f"{call.provider.upper()}_API_KEY is not set on the workers", param="request.model")
     try:
@@ -123,12 +124,12 @@ def complete(ctx: Context, job_id: str) -> None:
     except UpstreamError as exc:  # a cached file id the provider no longer has: re-upload once, retry
         if not refresh_stale_files(ctx, job_id, caps, exc):
             raise
-        native = adapter.build_request(build_call(ctx, job_id))
+        native = adapter.build_request(build_call(ctx, record, ctx.store.resources(job_id)))
         body = send(native, adapter, ctx.settings.upstream_timeout, idempotency_key=f"ferry-{job_id}-refreshed")
     result = adapter.parse_response(body, call)
     # Providers report image tokens inside prompt_tokens; Ferry's per-image estimate shows the share.
     result.setdefault("usage", {}).setdefault("prompt_tokens_details", {})["image_tokens_estimate"] = \
         estimate["prompt_tokens_details"]["image"]
     result = store_outputs(ctx, record, job_id, result, call)  # generated media -> Ferry files, URLs (workers/services/outputs.py)
-    ctx.store.succeed(job_id, result, usage_estimate=estimate)
+    ctx.store.succeed(job_id, result, notify=False, usage_estimate=estimate)
     hold(ctx.settings, "succeeded")  # test hook: a kill here must still notify (tests/test_success_window.py)

@@ -133,14 +133,13 @@ def _store_decisions(ctx: Context, job_id: str, index: int, res: Resource, parts
     ctx.store.update_resource(job_id, index, delivery=delivery)
 
 
-def fit_request(ctx: Context, job_id: str, caps: ModelCaps) -> int:
+def fit_request(ctx: Context, job_id: str, caps: ModelCaps, resources: list[Resource], tenant: str) -> int:
     """Keep the sum of inline payloads under ``request_max_bytes`` by moving the largest inline
-    outputs to storage / Files API / URL. Returns how many were moved; 413 if one must move and
-    nothing else is configured."""
+    outputs to storage / Files API / URL (``resources`` are updated in place and stored). Returns how
+    many were moved; 413 if one must move and nothing else is configured."""
     cap = caps.request_max_bytes
     if not cap:
         return 0
-    resources = ctx.store.resources(job_id)
     inline = [(b64_size(int(out["bytes"])), i, j)
               for i, res in enumerate(resources)
               for j, (out, how) in enumerate(zip(res.get("outputs") or [], _decisions(res)))
@@ -149,7 +148,6 @@ def fit_request(ctx: Context, job_id: str, caps: ModelCaps) -> int:
     if total <= cap:
         return 0
     avail = available(ctx, caps)
-    tenant = ctx.store.record(job_id).get("tenant", "")
     moved = 0
     for size, i, j in sorted(inline, reverse=True):
         if total <= cap:

@@ -1,7 +1,7 @@
-"""The resource stages as plain functions of (context, job id, resource index).
+"""The resource stages as plain functions of (context, the resource, the job record).
 
-Each loads what it needs by id, calls a pure module (download, inspect, plan, transform, deliver), and
-stores the outcome on the job. The Celery tasks in :mod:`workers.tasks.stages` run them through
+Each calls a pure module (download, inspect, plan, transform, deliver) and returns the resource with its
+outcome, which the step runner writes in the same Redis script that records the step. The Celery tasks in :mod:`workers.tasks.stages` run them through
 :func:`workers.pipeline.steps.run_step`. ``complete`` is in :mod:`workers.pipeline.complete`.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.context import Context
-from workers.core.records import Output, Resource
+from workers.core.records import JobRecord, Output, Resource
 from workers.core.errors import StorageError, Unprocessable
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
@@ -29,31 +29,26 @@ def _tmpdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="ferry-")
 
 
-def fetch(ctx: Context, job_id: str, index: int) -> None:
-    res = ctx.store.resource(job_id, index)
+def fetch(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     src = res["source"]
     if src["kind"] == "data":
         if not ctx.storage.exists(blob_key(src["sha256"])):
             raise StorageError("inline data stored at submit time is missing from storage")
-        return
+        return None
     if src["kind"] == "url":
-        tenant = ctx.store.record(job_id)["tenant"]
-        src.update(fetch_once(ctx, tenant, src["url"], lambda: _download(ctx, src["url"])))  # once per URL and tenant
-        ctx.store.update_resource(job_id, index, source=src)
-        return
+        src.update(fetch_once(ctx, record["tenant"], src["url"], lambda: _download(ctx, src["url"])))  # once per URL and tenant
+        return res
     if src["kind"] in ("s3", "gs"):
         src.update(fetch_cloud(ctx, src["url"]))
-        ctx.store.update_resource(job_id, index, source=src)
-        return
+        return res
     if src["kind"] == "youtube":  # not fetched: Gemini reads it (workers.pipeline.sources)
-        ctx.store.update_resource(job_id, index, **youtube_passthrough(src["url"]))
-        return
+        res.update(youtube_passthrough(src["url"]))
+        return res
     if src["kind"] == "file_id":  # a Ferry file (POST /v1/files) of the job's own tenant
         with _tmpdir() as tmp:
-            got = to_blob(ctx, ctx.store.record(job_id)["tenant"], src["url"], Path(tmp))
+            got = to_blob(ctx, record["tenant"], src["url"], Path(tmp))
         src.update(got, filename=src.get("filename") or got["filename"])
-        ctx.store.update_resource(job_id, index, source=src)
-        return
+        return res
     raise Unprocessable(f"{src['kind']} sources are not supported yet")
 
 
@@ -64,11 +59,10 @@ def _download(ctx: Context, url: str) -> dict[str, Any]:
     return {"bytes": got.size, "sha256": got.sha256, "content_type": got.content_type, "final_url": got.final_url}
 
 
-def inspect(ctx: Context, job_id: str, index: int) -> None:
-    res = ctx.store.resource(job_id, index)
+def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     src = res["source"]
     if src["kind"] == "youtube":
-        return
+        return None
     with _tmpdir() as tmp:
         facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"))
     src["mime"] = facts["mime"]
@@ -76,28 +70,26 @@ def inspect(ctx: Context, job_id: str, index: int) -> None:
     declared = src.get("declared_mime")
     if declared and declared != facts["mime"]:
         notes.append(f"declared {declared}, but the bytes are {facts['mime']}; using {facts['mime']}")
-    ctx.store.update_resource(job_id, index, source=src, facts=facts, notes=notes)
+    res.update(facts=facts, notes=notes)
+    return res
 
 
-def plan(ctx: Context, job_id: str, index: int) -> None:
-    record = ctx.store.record(job_id)
-    res = ctx.store.resource(job_id, index)
+def plan(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     if res["source"]["kind"] == "youtube":
-        return
+        return None
     caps = ctx.catalog.resolve(record["model"])
     options = {"detail": res.get("detail", "auto"), **(record.get("options") or {})}
     # Where a Files API or staging can carry an item, the media planner need not shrink it to fit inline.
     options["out_of_line"] = out_of_line_methods(caps, res["facts"]["kind"], available(ctx, caps))
-    steps = plan_resource(res["facts"], caps, options)
-    ctx.store.update_resource(job_id, index, transforms=steps)
+    res["transforms"] = plan_resource(res["facts"], caps, options)
+    return res
 
 
-def transform(ctx: Context, job_id: str, index: int) -> None:
-    res = ctx.store.resource(job_id, index)
+def transform(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     if res["source"]["kind"] == "youtube":
-        return
-    outputs = transform_once(ctx, res, lambda: _transform(ctx, res))  # once per (source, recipe), across jobs
-    ctx.store.update_resource(job_id, index, outputs=outputs)
+        return None
+    res["outputs"] = transform_once(ctx, res, lambda: _transform(ctx, res))  # once per (source, recipe), across jobs
+    return res
 
 
 def _transform(ctx: Context, res: Resource) -> list[Output]:
@@ -113,9 +105,7 @@ def _transform(ctx: Context, res: Resource) -> list[Output]:
     return outputs
 
 
-def deliver(ctx: Context, job_id: str, index: int) -> None:
-    record = ctx.store.record(job_id)
-    res = ctx.store.resource(job_id, index)
+def deliver(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     caps = ctx.catalog.resolve(record["model"])
-    delivery = deliver_outputs(ctx, record, res, caps)
-    ctx.store.update_resource(job_id, index, delivery=delivery)
+    res["delivery"] = deliver_outputs(ctx, record, res, caps)
+    return res

@@ -1,29 +1,36 @@
 """Run one stage step of a job, once, crash-safely; and start a committed job. No Celery here.
 
     per resource, in parallel: fetch → inspect → plan → transform → deliver
-    once every resource is delivered: complete         (its success, or any end, queues notify)
+    once every resource is delivered: complete         (then notify, after any end)
 
 A step runs under a heartbeat lease (workers/state/leases.py), so a duplicate delivery of a step a live
 worker runs is dropped and a dead one is taken over; a step already finished is never run again; a step
 whose worker died too often fails the job instead of looping. The task layer (workers/tasks/stages.py)
-turns :class:`Skip` and :class:`RetryLater` into Celery's ``Ignore`` and ``retry``.
+runs a step and, where workers/pipeline/routing.py allows, the steps after it in the same task; it turns
+:class:`Skip` into Celery's ``Ignore`` and :class:`RetryLater` into the step sent again with a countdown.
 """
 from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import redis
 
 from workers.context import Context
 from workers.core import keys, queue
 from workers.core.errors import FerryError
+from workers.core.keys import RUNNING
+from workers.core.records import JobRecord, Resource
+from workers.pipeline.routing import RESOURCE_STAGES, next_stage, start_queue
 from workers.state import leases, retention
-from workers.state.metrics import stage_timer
+from workers.state.ledger import Begun
+from workers.state.metrics import observe_stage
 
 log = logging.getLogger("ferry.pipeline")
 
-RESOURCE_STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
 MAX_RETRIES = 4
 
 
@@ -58,89 +65,130 @@ def step_name(stage: str, index: int | None) -> str:
 
 def _next_steps(stage: str, index: int | None) -> list[str]:
     if index is not None:
-        k = RESOURCE_STAGES.index(stage) + 1
-        return [f"{RESOURCE_STAGES[k]}:{index}"] if k < len(RESOURCE_STAGES) else []
+        nxt = next_stage(stage)
+        return [f"{nxt}:{index}"] if nxt else []
     return []  # complete's successor, notify, is expected by the status change itself (JobStore.set_status)
 
 
-def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: Callable[[Context], None],
-             retries: int = 0) -> bool:
-    """Run one step once: False if it had already finished (a redelivery), True when it ran now.
+#: A stage function: (context, the step's resource or None, the job record) -> the updated resource, or
+#: None when it changed nothing. The step's end writes the resource in the same script that records the step.
+StageFn = Callable[[Context, Resource | None, JobRecord], Resource | None]
 
-    Raises :class:`Skip` (do nothing more) or :class:`RetryLater`; ``retries`` is how often the step
-    was retried already (each retry is one more delivery the attempt counter allows)."""
-    store, r = ctx.store, ctx.redis
+
+@dataclass
+class Ran:
+    """A step's outcome: ``ran`` is False when it had finished before (a redelivery)."""
+
+    ran: bool
+    resource: Resource | None = None
+
+
+def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: StageFn, retries: int = 0) -> Ran:
+    """Run one step once. Raises :class:`Skip` (do nothing more) or :class:`RetryLater`; ``retries`` is
+    how often the step was retried already (each retry is one more delivery the attempt counter allows).
+
+    Its bookkeeping is two round trips (workers/state/ledger.py): one script begins it (count the
+    delivery, check it is not done, lease, stage), one ends it (record, write its resource, expect next)."""
     step = step_name(stage, index)
-    attempts_key = keys.job_attempts(job_id, step)
-    attempts = r.incr(attempts_key)
-    r.expire(attempts_key, ctx.settings.job_ttl_seconds)
-    if attempts > ctx.settings.max_deliveries + retries:
-        store.fail(job_id, {"type": "internal_error", "stage": stage,
-                            "message": f"the worker died {attempts - 1} times running {stage}; giving up"})
+    lease = leases.Lease(ctx.redis, job_id, step, ctx.settings.lease_seconds)
+    begun = ctx.ledger.begin(job_id, step, stage, index, max_attempts=ctx.settings.max_deliveries + retries,
+                             lease_value=lease.value, lease_seconds=lease.ttl)
+    if begun.outcome == "exhausted":
+        ctx.store.fail(job_id, {"type": "internal_error", "stage": stage,
+                                "message": f"the worker died {begun.attempts - 1} times running {stage}; giving up"})
         raise Skip()
-    if r.sismember(keys.job_steps(job_id), step):
-        r.delete(attempts_key)  # redelivered after it finished: do not run it twice
-        leases.settle(r, job_id, step)
-        return False
-    lease = leases.Lease.acquire(r, job_id, step, ctx.settings.lease_seconds)
-    if lease is None:
-        raise Skip()  # a live worker runs this very step and carries the chain on
+    if begun.outcome == "done":
+        return Ran(False)  # redelivered after it finished: do not run it twice
+    if begun.outcome == "ended":
+        raise Skip()  # canceled or already ended: stop quietly
+    if begun.outcome == "held":
+        begun = _take_over(ctx, job_id, index, stage, lease, begun.holder)
+    assert begun.record is not None
+    lease.beat()
     try:
-        with lease:
-            _run_leased(ctx, job_id, index, stage, step, attempts_key, fn, retries)
+        resource = _run_leased(ctx, job_id, index, stage, step, lease, begun.resource, begun.record, fn, retries)
     except RetryLater as later:  # the retry must wait its countdown: the reaper may not requeue it sooner
-        leases.expect(r, job_id, [step], later.delay + ctx.settings.queue_deadline)
+        leases.expect(ctx.redis, job_id, [step], later.delay + ctx.settings.queue_deadline)
         raise
-    return True
+    return Ran(True, resource)
 
 
-def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: str, attempts_key: str,
-                fn: Callable[[Context], None], retries: int) -> None:
-    store = ctx.store
-    if not store.start_stage(job_id, stage):
-        raise Skip()  # canceled or already ended: stop this chain quietly
-    param = None
+def _take_over(ctx: Context, job_id: str, index: int | None, stage: str, lease: leases.Lease,
+               holder: str | None) -> Begun:
+    """The step's lease is held: drop this delivery while the holder lives, else take the step over."""
+    if lease.take_over(holder) is None:
+        raise Skip()  # a live worker runs this very step and carries the job on
+    lease.r.zadd(RUNNING, {keys.running_member(job_id, lease.step): time.time() + lease.ttl})
+    if not ctx.store.start_stage(job_id, stage):
+        lease.release()
+        raise Skip()
+    return Begun("go", ctx.store.resource(job_id, index) if index is not None else None, ctx.store.record(job_id))
+
+
+def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: str, lease: leases.Lease,
+                res: Resource | None, record: JobRecord, fn: StageFn, retries: int) -> Resource | None:
+    param = res.get("part") if res else None
+    started = time.monotonic()
     try:
-        if index is not None:
-            param = store.resource(job_id, index).get("part")
         leases.hold(ctx.settings, stage)
-        with stage_timer(ctx.redis, stage):
-            fn(ctx)
+        out = fn(ctx, res, record)
     except FerryError as exc:
-        ctx.redis.delete(attempts_key)
+        _failed(ctx, job_id, step, stage, lease, started)
         if exc.retryable and retries < MAX_RETRIES:
             delay = retry_delay(retries, getattr(exc, "retry_after", None), ctx.settings.retry_after_max)
             log.info("job %s: %s retry %d in %.1f s: %s", job_id, step, retries + 1, delay, exc)
             raise RetryLater(delay, exc) from exc
-        store.fail(job_id, exc.with_context(param=param, stage=stage).to_dict())
+        ctx.store.fail(job_id, exc.with_context(param=param, stage=stage).to_dict())
         raise Skip() from exc
     except Exception as exc:  # never lose a job to an unexpected error: fail it, say why
-        ctx.redis.delete(attempts_key)
+        _failed(ctx, job_id, step, stage, lease, started)
         log.exception("job %s: %s failed", job_id, step)
         error = {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}", "stage": stage,
                  **({"param": param} if param else {})}
-        store.fail(job_id, error)
+        ctx.store.fail(job_id, error)
         raise Skip() from exc
-    ctx.redis.delete(attempts_key)
-    if index is not None and stage in ("fetch", "transform"):
-        retention.track_resource(ctx, job_id, index)  # media kept while a live job references it
-    store.finish_step(job_id, step)
-    leases.settle(ctx.redis, job_id, step, _next_steps(stage, index), ctx.settings.queue_deadline)
+    lease.stop()
+    deadline = time.time() + ctx.settings.queue_deadline
+    pipe = ctx.redis.pipeline(transaction=False)
+    ctx.ledger.end(pipe, job_id, step, index, out, lease.value, {s: deadline for s in _next_steps(stage, index)})
+    observe_stage(pipe, stage, time.monotonic() - started)
+    if out is not None and stage in ("fetch", "transform"):
+        retention.track(ctx, job_id, retention.resource_blobs(out), pipe=pipe)  # kept while a live job uses it
+    pipe.execute()
+    return out if out is not None else res
 
 
-def resource_delivered(ctx: Context, job_id: str, index: int) -> None:
-    """The join: the last resource to be delivered queues ``complete`` (a Redis set counts each once)."""
-    n = len(ctx.store.resources(job_id))
+def _failed(ctx: Context, job_id: str, step: str, stage: str, lease: leases.Lease, started: float) -> None:
+    ctx.redis.delete(keys.job_attempts(job_id, step))
+    lease.release()
+    observe_stage(ctx.redis, stage, time.monotonic() - started)
+
+
+def resource_delivered(ctx: Context, job_id: str, index: int) -> bool:
+    """The join: True for the delivery that completes it (a Redis set counts each resource once); that
+    caller runs or queues ``complete``, which is expected from here on."""
+    n = int(ctx.redis.hget(keys.job(job_id), "n_resources") or 0)
     if ctx.store.mark_ready(job_id, index) >= n:
         leases.expect(ctx.redis, job_id, ["complete"], ctx.settings.queue_deadline)
-        queue.send("ferry.complete", job_id)
+        return True
+    return False
 
 
-def enqueue(ctx: Context, job_id: str, n_resources: int) -> None:
-    """Start a committed job (its first steps tracked, so a lost message is re-sent by the reaper)."""
-    leases.expect(ctx.redis, job_id, [f"fetch:{i}" for i in range(n_resources)] or ["complete"],
-                  ctx.settings.queue_deadline)
-    if n_resources == 0:
+def expect_first(r: redis.Redis | redis.client.Pipeline, ctx: Context, job_id: str, n_resources: int) -> None:
+    """Track a new job's first steps (on ``r``, which may be the submit's pipeline), so a lost message
+    is re-sent by the reaper."""
+    leases.expect(r, job_id, [f"fetch:{i}" for i in range(n_resources)] or ["complete"], ctx.settings.queue_deadline)
+
+
+def enqueue(ctx: Context, job_id: str, resources: list[Resource], *, expected: bool = False) -> None:
+    """Start a committed job (``expected``: :func:`expect_first` already ran with the job's creation).
+
+    A job of light inline resources starts on ``llm`` and runs there in one task (workers/pipeline/routing.py)."""
+    if not expected:
+        expect_first(ctx.redis, ctx, job_id, len(resources))
+    if not resources:
         queue.send("ferry.complete", job_id)
         return
-    queue.send_chains([[(f"ferry.{stage}", (job_id, i)) for stage in RESOURCE_STAGES] for i in range(n_resources)])
+    to = start_queue(resources, ctx.settings)
+    for i in range(len(resources)):
+        queue.send("ferry.fetch", job_id, i, to=to)

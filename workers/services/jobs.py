@@ -9,7 +9,7 @@ from workers.context import Context
 from workers.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from workers.core.records import JobRecord, Resource
 from workers.media.sniff import SNIFF_BYTES, sniff_mime
-from workers.pipeline.steps import enqueue, total_steps
+from workers.pipeline.steps import enqueue, expect_first, total_steps
 from workers.services import schemas
 from workers.services.chat_request import parse_chat_request
 from workers.state import idempotency, retention
@@ -77,15 +77,18 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
         "submitted_at": time.time(),
         **({"batch": batch} if batch else {}),  # batch line: workers/services/batches.py counts it
     }
-    try:
-        ctx.store.create(record, resources)  # committed before anything is enqueued
-        retention.track(ctx, job_id, [r["source"].get("sha256") for r in resources])
+    try:  # one round trip: the job, its blobs' references, its first steps' deadlines, the counter
+        pipe = ctx.redis.pipeline()
+        ctx.store.create(record, resources, pipe)  # committed before anything is enqueued
+        retention.track(ctx, job_id, [r["source"].get("sha256") for r in resources], pipe=pipe)
+        expect_first(pipe, ctx, job_id, len(resources))
+        job_submitted(pipe, caps.provider)
+        pipe.execute()
     except BaseException:
         if claimed is not None:
             idempotency.release(ctx.redis, claimed)
         raise
-    enqueue(ctx, job_id, len(resources))
-    job_submitted(ctx.redis, caps.provider)
+    enqueue(ctx, job_id, resources, expected=True)
     return {"id": job_id, "object": "job", "status": "queued", "model": model, "dry_run": dry_run}
 
 
@@ -100,9 +103,8 @@ def _replay(ctx: Context, claimed: idempotency.Claim) -> dict[str, Any]:
 
 
 def get(ctx: Context, tenant: str, job_id: str) -> dict[str, Any]:
-    if ctx.store.tenant_of(job_id) != tenant:
-        raise NotFound(f"no job {job_id!r}", param="id")
-    view = ctx.store.view(job_id)
+    """The job's view, in one Redis round trip; another tenant's job is a 404 like a missing one."""
+    view = ctx.store.view(job_id, tenant=tenant)
     if view is None:
         raise NotFound(f"no job {job_id!r}", param="id")
     return view

@@ -69,8 +69,9 @@ class JobStore:
     _key = staticmethod(keys.job)
 
     # writes -----------------------------------------------------------
-    def create(self, record: JobRecord, resources: list[Resource]) -> None:
-        """Commit the job before anything is enqueued."""
+    def create(self, record: JobRecord, resources: list[Resource], pipe: redis.client.Pipeline | None = None) -> None:
+        """Commit the job before anything is enqueued (on ``pipe``: with the caller's other writes, which
+        it executes)."""
         job_id = record["id"]
         now = _now()
         fields: dict[str, str] = {
@@ -83,18 +84,21 @@ class JobStore:
         }
         for i, res in enumerate(resources):
             fields[f"res:{i}"] = json.dumps(res)
-        pipe = self.r.pipeline()
+        own = pipe is None
+        pipe = self.r.pipeline() if pipe is None else pipe
         pipe.hset(self._key(job_id), mapping=fields)
         pipe.expire(self._key(job_id), self.ttl)
         pipe.zadd(keys.tenant_jobs(record["tenant"]), {job_id: now})
-        pipe.execute()
+        if own:
+            pipe.execute()
 
-    def set_status(self, job_id: str, status: str, *, finishes: str = "", **fields: Any) -> bool:
+    def set_status(self, job_id: str, status: str, *, finishes: str = "", notify: bool = True, **fields: Any) -> bool:
         """Move a non-terminal job to ``status``; False if it already ended.
 
         Ending (succeeded, failed, canceled) expects the job's ``notify`` step in the same Redis script
         and queues it: if this process dies right after, the reaper sends it (workers/tasks/reaper.py).
-        ``finishes`` names a stage step the change completes, recorded in the same script."""
+        ``finishes`` names a stage step the change completes, recorded in the same script. ``notify=False``
+        expects ``notify`` but does not queue it: the caller runs it next itself (the reaper covers a crash)."""
         entry = json.dumps({"step": finishes, "at": round(time.time(), 3)}) if finishes else ""
         argv: list[str] = [status, str(_now()), keys.running_member(job_id, "notify"),
                            str(time.time() + self.notify_within), finishes, entry, str(self.ttl)]
@@ -102,7 +106,7 @@ class JobStore:
             argv += [name, value if isinstance(value, str) else json.dumps(value)]
         moved = self._set_status(keys=[self._key(job_id), RUNNING, keys.job_steps(job_id),
                                        keys.job_timeline(job_id), keys.job_ended(job_id)], args=argv) == 1
-        if moved and status in TERMINAL:
+        if moved and status in TERMINAL and notify:
             queue.send("ferry.notify", job_id)
         return moved
 
@@ -152,12 +156,12 @@ class JobStore:
     def fail(self, job_id: str, error: dict[str, Any]) -> bool:
         return self.set_status(job_id, "failed", error=error, stage=error.get("stage") or "failed")
 
-    def succeed(self, job_id: str, result: dict[str, Any] | None, **extra: Any) -> bool:
+    def succeed(self, job_id: str, result: dict[str, Any] | None, notify: bool = True, **extra: Any) -> bool:
         """The job succeeded: its ``complete`` step is recorded and ``notify`` expected with it."""
         fields: dict[str, Any] = {"stage": "done", **extra}
         if result is not None:
             fields["result"] = result
-        return self.set_status(job_id, "succeeded", finishes="complete", **fields)
+        return self.set_status(job_id, "succeeded", finishes="complete", notify=notify, **fields)
 
     def cancel(self, job_id: str) -> str:
         """Cancel unless already ended; returns the resulting status (idempotent)."""
@@ -198,32 +202,37 @@ class JobStore:
         raw = self.r.hget(self._key(job_id), name)
         return json.loads(raw) if raw is not None else None
 
-    def view(self, job_id: str) -> dict[str, Any] | None:
-        """The public shape of a job (GET /v1/jobs/{id})."""
-        raw = self.r.hgetall(self._key(job_id))
-        if not raw:
+    def view(self, job_id: str, tenant: str | None = None) -> dict[str, Any] | None:
+        """The public shape of a job (GET /v1/jobs/{id}), read in one round trip; None if it does not
+        exist or (given ``tenant``) belongs to another tenant. Resources hold no base64 (blobs do)."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hgetall(self._key(job_id))
+        pipe.scard(keys.job_steps(job_id))
+        pipe.lrange(keys.job_timeline(job_id), 0, -1)
+        raw, done, timeline = pipe.execute()
+        if not raw or b"record" not in raw:
             return None
-        h = {k.decode(): v.decode() for k, v in raw.items()}
-        record = json.loads(h["record"])
+        record = json.loads(raw[b"record"])
+        if tenant is not None and record.get("tenant") != tenant:
+            return None
+        h = {k.decode(): v for k, v in raw.items()}
         n = int(h.get("n_resources", 0))
-        resources = [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h]
         total = record.get("total_steps") or 1
-        done = self.r.scard(keys.job_steps(job_id))
-        status = h["status"]
+        status = h["status"].decode()
         out: dict[str, Any] = {
             "id": job_id,
             "object": "job",
             "status": status,
-            "stage": h.get("stage"),
+            "stage": h["stage"].decode() if "stage" in h else None,
             "progress": 1.0 if status == "succeeded" else round(min(done / total, 1.0), 3),
             "created_at": int(h["created_at"]),
             "updated_at": int(h["updated_at"]),
             "model": record["model"],
             "dry_run": record.get("dry_run", False),
             "metadata": record.get("metadata") or {},
-            "resources": resources,
+            "resources": [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h],
+            "timeline": [json.loads(x) for x in timeline],
         }
-        out["timeline"] = [json.loads(x) for x in self.r.lrange(keys.job_timeline(job_id), 0, -1)]
         for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate"):
             if name in h:
                 out[name] = json.loads(h[name])

@@ -37,12 +37,12 @@ import redis
 
 from workers.core import keys
 from workers.core.keys import REQUEUES, RUNNING
-from workers.core.settings import Settings
+from workers.core.settings import Settings, get_settings
 from workers.state.handles import Handles
 
 log = logging.getLogger("ferry.leases")
 
-HOST = socket.gethostname()
+HOST = get_settings().hostname or socket.gethostname()  # FERRY_HOSTNAME: one name per worker host
 
 
 # KEYS[1] lease; ARGV[1] our value, ARGV[2] ttl ms. Renew only our own lease.
@@ -74,7 +74,7 @@ def as_text(value: bytes | str) -> str:
 
 # -- deadlines --------------------------------------------------------------------
 
-def expect(r: redis.Redis, job_id: str, steps: Iterable[str], within: float) -> None:
+def expect(r: redis.Redis | redis.client.Pipeline, job_id: str, steps: Iterable[str], within: float) -> None:
     """These steps of the job must start (or heartbeat) within ``within`` seconds."""
     deadline = time.time() + within
     mapping = {member(job_id, s): deadline for s in steps}
@@ -129,15 +129,53 @@ def holder_alive(value: str | None) -> bool:
 lease_key = keys.lease
 
 
+class Heartbeat:
+    """One thread per process renews every lease the process holds, each every third of its TTL
+    (a thread per step cost more than a small step itself). Restarted in a forked child."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[Lease, float]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = 0
+
+    def add(self, lease: Lease) -> None:
+        with self._lock:
+            self._held[id(lease)] = (lease, time.monotonic() + lease.ttl / 3)
+            if self._pid != os.getpid():  # first lease here, or a forked child without the parent's thread
+                self._pid = os.getpid()
+                self._held = {id(lease): self._held[id(lease)]}
+                threading.Thread(target=self._run, name="lease-heartbeat", daemon=True).start()
+        self._wake.set()  # a lease with a shorter TTL may be due before the thread would wake
+
+    def remove(self, lease: Lease) -> None:
+        with self._lock:
+            self._held.pop(id(lease), None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                due = [lease for lease, at in self._held.values() if at <= time.monotonic()]
+                next_at = min((at for _, at in self._held.values()), default=time.monotonic() + 1.0)
+            for lease in due:
+                lease.renew()
+                with self._lock:
+                    if id(lease) in self._held:
+                        self._held[id(lease)] = (lease, time.monotonic() + lease.ttl / 3)
+            self._wake.wait(max(0.02, min(1.0, next_at - time.monotonic())))
+            self._wake.clear()
+
+
+HEARTBEAT = Heartbeat()
+
+
 class Lease:
-    """The right to run one step of one job, kept alive by a heartbeat thread while held."""
+    """The right to run one step of one job, kept alive by the process's heartbeat thread while held."""
 
     def __init__(self, r: redis.Redis, job_id: str, step: str, ttl: float) -> None:
         self.r, self.job_id, self.step, self.ttl = r, job_id, step, max(ttl, 1.0)
         self.key = lease_key(job_id, step)
         self.value = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def acquire(cls, r: redis.Redis, job_id: str, step: str, ttl: float) -> Lease | None:
@@ -146,35 +184,46 @@ class Lease:
         if r.set(lease.key, lease.value, nx=True, px=ms):
             return lease
         held = r.get(lease.key)
-        held_s = as_text(held) if held is not None else None
-        if held_s is not None and holder_alive(held_s):
+        return lease.take_over(as_text(held) if held is not None else None)
+
+    def take_over(self, held: str | None) -> Lease | None:
+        """Take the lease from ``held`` if that holder is dead (or gone); None while it lives."""
+        if held is not None and holder_alive(held):
             return None
-        if r.eval(_TAKEOVER, 1, lease.key, held_s or "", lease.value, ms) == 1:
-            log.warning("job %s: took over %s from dead holder %s", job_id, step, held_s)
-            return lease
+        if self.r.eval(_TAKEOVER, 1, self.key, held or "", self.value, int(self.ttl * 1000)) == 1:
+            log.warning("job %s: took over %s from dead holder %s", self.job_id, self.step, held)
+            return self
         return None
 
-    def _beat(self) -> None:
-        ms = int(self.ttl * 1000)
-        while not self._stop.wait(self.ttl / 3):
-            try:
-                if self.r.eval(_RENEW, 1, self.key, self.value, ms) == 1:
-                    self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl}, xx=True)
-            except redis.RedisError:  # keep beating; the TTL decides if we were away too long
-                log.warning("job %s: heartbeat for %s failed", self.job_id, self.step, exc_info=True)
+    def renew(self) -> None:
+        try:
+            if self.r.eval(_RENEW, 1, self.key, self.value, int(self.ttl * 1000)) == 1:
+                self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl}, xx=True)
+        except redis.RedisError:  # keep beating; the TTL decides if we were away too long
+            log.warning("job %s: heartbeat for %s failed", self.job_id, self.step, exc_info=True)
 
-    def __enter__(self) -> Lease:
-        self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl})
-        self._thread = threading.Thread(target=self._beat, name=f"lease:{self.step}", daemon=True)
-        self._thread.start()
+    def beat(self) -> Lease:
+        """Start heartbeating (the step is already tracked as running)."""
+        HEARTBEAT.add(self)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
+    def stop(self) -> None:
+        """Stop heartbeating without releasing (the step's end script releases it)."""
+        HEARTBEAT.remove(self)
+
+    def release(self) -> None:
+        self.stop()
         try:
             self.r.eval(_RELEASE, 1, self.key, self.value)
         except redis.RedisError:
             log.warning("job %s: could not release %s", self.job_id, self.step, exc_info=True)
+
+    def __enter__(self) -> Lease:
+        self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl})
+        return self.beat()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 @contextmanager

@@ -27,7 +27,7 @@ BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 3
 QUEUES = ("io", "cpu", "llm")
 
 
-def count(r: redis.Redis, field: str, amount: int = 1) -> None:
+def count(r: redis.Redis | redis.client.Pipeline, field: str, amount: int = 1) -> None:
     """Add to one counter; metrics never break the work they measure."""
     try:
         r.hincrby(KEY, field, amount)
@@ -35,20 +35,22 @@ def count(r: redis.Redis, field: str, amount: int = 1) -> None:
         pass
 
 
-def job_submitted(r: redis.Redis, provider: str) -> None:
+def job_submitted(r: redis.Redis | redis.client.Pipeline, provider: str) -> None:
     count(r, f"jobs_submitted|{provider}")
 
 
-def observe_stage(r: redis.Redis, stage: str, seconds: float) -> None:
+def observe_stage(r: redis.Redis | redis.client.Pipeline, stage: str, seconds: float) -> None:
+    """One stage duration; on a pipeline ``r`` it is sent with the caller's other writes."""
     bucket = next((b for b in BUCKETS if seconds <= b), "+Inf")
-    try:
-        pipe = r.pipeline(transaction=False)
-        pipe.hincrby(KEY, f"stage_bucket|{stage}|{bucket}", 1)
-        pipe.hincrbyfloat(KEY, f"stage_sum|{stage}", seconds)
-        pipe.hincrby(KEY, f"stage_count|{stage}", 1)
-        pipe.execute()
-    except redis.RedisError:
-        pass
+    pipe = r if isinstance(r, redis.client.Pipeline) else r.pipeline(transaction=False)
+    pipe.hincrby(KEY, f"stage_bucket|{stage}|{bucket}", 1)
+    pipe.hincrbyfloat(KEY, f"stage_sum|{stage}", seconds)
+    pipe.hincrby(KEY, f"stage_count|{stage}", 1)
+    if pipe is not r:
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            pass
 
 
 @contextmanager

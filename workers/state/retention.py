@@ -20,7 +20,10 @@ import logging
 import time
 from collections.abc import Iterable
 
+import redis
+
 from workers.core import keys
+from workers.core.records import Resource
 from workers.state.handles import Handles as Context
 from workers.state.files import sweep_expired  # generated outputs expire with their job
 from workers.storage.blobs import blob_key
@@ -39,28 +42,30 @@ def _owned(owner: str) -> str:
     return keys.owner_blobs(owner)
 
 
-def track(ctx: Context, owner: str, shas: Iterable[str | None], ttl: float | None = None) -> None:
-    """``owner`` references these blobs until ``ttl`` seconds from now (default: the job TTL)."""
+def track(ctx: Context, owner: str, shas: Iterable[str | None], ttl: float | None = None,
+          pipe: redis.client.Pipeline | None = None) -> None:
+    """``owner`` references these blobs until ``ttl`` seconds from now (default: the job TTL); on a
+    given ``pipe`` the writes go with the caller's others."""
     shas = [s for s in shas if s]
     if not shas:
         return
     ttl = ctx.settings.job_ttl_seconds if ttl is None else ttl
     expires = time.time() + ttl
-    pipe = ctx.redis.pipeline()
+    own = pipe is None
+    pipe = ctx.redis.pipeline() if pipe is None else pipe
     for sha in shas:
         pipe.zadd(_ref(sha), {owner: expires})
         pipe.zadd(BLOBS, {sha: expires}, gt=True)  # only ever pushes the blob's expiry later
         pipe.zadd(BLOBS, {sha: expires}, nx=True)
         pipe.sadd(_owned(owner), sha)
     pipe.expire(_owned(owner), int(ttl) + 3600)
-    pipe.execute()
+    if own:
+        pipe.execute()
 
 
-def track_resource(ctx: Context, job_id: str, index: int) -> None:
-    """Register the source and output blobs of one resource of a job."""
-    res = ctx.store.resource(job_id, index)
-    shas = [res.get("source", {}).get("sha256")] + [o.get("sha256") for o in res.get("outputs") or []]
-    track(ctx, job_id, shas)
+def resource_blobs(res: Resource) -> list[str | None]:
+    """The source and output blobs of one resource of a job."""
+    return [res.get("source", {}).get("sha256")] + [o.get("sha256") for o in res.get("outputs") or []]
 
 
 def _owner_alive(ctx: Context, owner: str) -> bool:

@@ -8,29 +8,21 @@ the provider for minutes. Importing this module installs Celery as the sender be
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from celery import Celery, chain
+from celery import Celery
 from celery.signals import worker_ready
 from kombu import Queue
 
 from workers.core import queue
 from workers.core.embedded_redis import celery_url, redis_url
 from workers.core.settings import get_settings
+from workers.pipeline.routing import STAGE_QUEUE
 
 QUEUES = ("io", "cpu", "llm")
 TASK_MODULES = ["workers.tasks.stages", "workers.tasks.batches", "workers.tasks.webhooks"]
 
-ROUTES = {
-    "ferry.fetch": {"queue": "io"},
-    "ferry.deliver": {"queue": "io"},
-    "ferry.notify": {"queue": "io"},
-    "ferry.inspect": {"queue": "cpu"},
-    "ferry.plan": {"queue": "cpu"},
-    "ferry.transform": {"queue": "cpu"},
-    "ferry.complete": {"queue": "llm"},
-}
+ROUTES = {f"ferry.{step}": {"queue": name} for step, name in STAGE_QUEUE.items()}
 
 
 def make_celery() -> Celery:
@@ -70,16 +62,12 @@ class CelerySender:
     def __init__(self, celery_app: Celery) -> None:
         self.app = celery_app
 
-    def send(self, name: str, args: tuple[Any, ...], countdown: float | None = None) -> None:
-        self.app.send_task(name, args=args, countdown=countdown)
-
-    def send_chains(self, chains: Sequence[Sequence[queue.Step]]) -> None:
-        # One producer for every chain: acquiring one per chain while a group held another deadlocked
-        # concurrent submits (gunicorn threads) once the connection pool ran dry.
-        with self.app.producer_or_acquire() as producer:
-            for steps in chains:
-                chain(*(self.app.signature(name, args=args, immutable=True) for name, args in steps)
-                      ).apply_async(producer=producer)
+    def send(self, name: str, args: tuple[Any, ...], countdown: float | None = None, to: str | None = None,
+             retries: int = 0) -> None:
+        options: dict[str, Any] = {"queue": to} if to else {}
+        if retries:
+            options["retries"] = retries
+        self.app.send_task(name, args=args, countdown=countdown, **options)
 
 
 queue.install(CelerySender(app))

@@ -4,7 +4,7 @@ A thread in every worker's main process (:func:`start_thread`) runs a pass every
 ``FERRY_REAPER_INTERVAL`` seconds; the pass lock (:class:`workers.state.leases.PassLock`) lets one pass
 run at a time, held for as long as the pass runs. A pass looks at overdue steps: ended jobs' steps are
 dropped (but ``notify`` and ``webhook``, which follow the end), a step whose lease is alive gets more time,
-anything else is re-sent with the rest of its chain — at most ``FERRY_REAPER_MAX_REQUEUES`` times, then the
+anything else is re-sent (its task carries the job on) — at most ``FERRY_REAPER_MAX_REQUEUES`` times, then the
 job fails with a clear error. Side effects stay idempotent: blobs are content-addressed, ``complete``
 records its result through the status compare-and-set once and sends a per-job ``Idempotency-Key``.
 Then the retention sweep runs (workers/state/retention.py).
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from workers.context import Context
 from workers.core import queue
 from workers.core.keys import REQUEUES, RUNNING
-from workers.pipeline.steps import RESOURCE_STAGES
+from workers.pipeline.routing import RESOURCE_STAGES
 from workers.state import retention
 from workers.state.jobs import TERMINAL
 from workers.state.leases import PassLock, as_text, hold, holder_alive, is_done, lease_key, settle
@@ -32,13 +32,12 @@ AFTER_END = ("notify", "webhook")
 
 
 def requeue(job_id: str, step: str) -> None:
-    """Send ``step`` again, with the rest of its chain."""
+    """Send ``step`` again (the task carries its job on from there)."""
     name, _, index = step.partition(":")
     if name in ("complete", "notify", "webhook"):
         queue.send(f"ferry.{name}", job_id)
     elif name in RESOURCE_STAGES:
-        rest = RESOURCE_STAGES[RESOURCE_STAGES.index(name):]
-        queue.send_chains([[(f"ferry.{s}", (job_id, int(index))) for s in rest]])
+        queue.send(f"ferry.{name}", job_id, int(index))
     else:
         raise ValueError(f"unknown step {step!r}")
 
