@@ -9,6 +9,7 @@ import base64
 import hashlib
 from collections.abc import Iterator
 
+import httpx
 import openai
 import pytest
 
@@ -99,10 +100,13 @@ def test_a_failed_job_answers_its_error_and_job_id(client, file_server):
     assert err["job_id"].startswith("job_") and resp.headers["x-should-retry"] == "false"
 
 
-def test_timeout_answers_504_with_the_job_id_to_poll(worker, client):
+def test_timeout_answers_504_with_the_job_id_to_poll(worker, client, sims):
     from app import create_app
 
-    slow = create_app(Context(Settings(FERRY_CHAT_TIMEOUT=0.001))).test_client()
+    # The provider answers the next completion after 2 s; the chat endpoint waits 0.2 s.
+    httpx.post(sims["openai"].url + "/_sim/faults",
+               json={"delay": 2.0, "count": 1, "path_contains": "/chat/completions"}).raise_for_status()
+    slow = create_app(Context(Settings(FERRY_CHAT_TIMEOUT=0.2))).test_client()
     resp = slow.post("/v1/chat/completions", headers=AUTH,
                      json={"model": "openai/gpt-4o", "messages": image_message()})
     assert resp.status_code == 504

@@ -122,8 +122,12 @@ class JobStore:
             # BLPOP takes whole seconds on old servers: wake at least every second to re-check the status.
             got = self.r.blpop([keys.job_ended(job_id)], timeout=max(0.01, min(left, 1.0)))
             if got is not None:  # hand the token on, so every other waiter of this job wakes too
-                self.r.rpush(keys.job_ended(job_id), got[1])
-                self.r.expire(keys.job_ended(job_id), 3600)
+                pipe = self.r.pipeline(transaction=False)
+                pipe.rpush(keys.job_ended(job_id), got[1])
+                pipe.expire(keys.job_ended(job_id), 3600)
+                pipe.hget(self._key(job_id), "status")
+                status = pipe.execute()[-1]
+                return status.decode() if status else None
 
     def start_stage(self, job_id: str, stage: str) -> bool:
         return self.set_status(job_id, "running", stage=stage)
