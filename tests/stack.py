@@ -77,6 +77,40 @@ class Stack:
             time.sleep(0.1)
         return proc
 
+    def host(self, hostname: str, delay: str | None = None, procfile: bool = True, cpu: int = 2,
+             threads: int = 16, **env: str) -> list[subprocess.Popen[bytes]]:
+        """Start one worker "host" and wait until all its workers are ready: the Procfile's process set
+        (``io`` threads, ``cpu`` prefork with ``cpu`` children, ``llm`` threads), or with ``procfile=False``
+        one prefork worker on all queues. Its processes get ``FERRY_HOSTNAME=hostname`` (the name in
+        their step leases), Celery names ``<queue>@<hostname>`` and a data dir of their own
+        (``<stack dir>/<hostname>``), so nothing but Redis and ``FERRY_STORAGE`` is shared with
+        another host. ``delay``: FERRY_TEST_STAGE_DELAY for this host only."""
+        data = self.dir / hostname
+        data.mkdir(exist_ok=True)
+        full = {**self.env, "FERRY_HOSTNAME": hostname, "FERRY_DATA_DIR": str(data), **env}
+        if delay:
+            full["FERRY_TEST_STAGE_DELAY"] = delay
+        if procfile:
+            sets = [("io", ["-P", "threads", "-c", str(threads)]), ("cpu", ["-P", "prefork", "-c", str(cpu)]),
+                    ("llm", ["-P", "threads", "-c", str(threads)])]
+        else:
+            sets = [("io,cpu,llm", ["-P", "prefork", "-c", str(cpu)])]
+        started: list[tuple[str, subprocess.Popen[bytes]]] = []
+        for queues, pool in sets:
+            node = "all" if "," in queues else queues
+            name = f"{hostname}-{node}"
+            self.workers.append(name)
+            argv = [sys.executable, "-m", "celery", "-A", "workers.tasks.celery", "worker", "-Q", queues, *pool,
+                    "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                    "-n", f"{node}@{hostname}"]
+            started.append((name, self._spawn(name, argv, full)))
+        deadline = time.monotonic() + 90
+        for name, proc in started:
+            while b" ready." not in (self.dir / f"{name}.log").read_bytes():
+                assert proc.poll() is None and time.monotonic() < deadline, self.tail(name)
+                time.sleep(0.1)
+        return [proc for _, proc in started]
+
     def kill(self, proc: subprocess.Popen[bytes]) -> list[int]:
         """SIGKILL the worker's main process and its pool children (its process group)."""
         pids = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]

@@ -24,7 +24,8 @@ class Context:
 
     @cached_property
     def store(self) -> JobStore:
-        return JobStore(self.redis, self.settings.job_ttl_seconds, self.settings.queue_deadline)
+        return JobStore(self.redis, self.settings.job_ttl_seconds, self.settings.queue_deadline,
+                        self.settings.lease_seconds)
 
     @cached_property
     def ledger(self) -> Ledger:

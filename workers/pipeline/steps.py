@@ -24,7 +24,7 @@ from workers.core import keys, queue
 from workers.core.errors import FerryError
 from workers.core.keys import RUNNING
 from workers.core.records import JobRecord, Resource
-from workers.pipeline.routing import RESOURCE_STAGES, next_stage, start_queue
+from workers.pipeline.routing import RESOURCE_STAGES, STAGE_QUEUE, next_stage, runs_here, start_queue
 from workers.state import leases, retention
 from workers.state.ledger import Begun
 from workers.state.metrics import observe_stage
@@ -83,12 +83,15 @@ class Ran:
     resource: Resource | None = None
 
 
-def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: StageFn, retries: int = 0) -> Ran:
+def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: StageFn, retries: int = 0,
+             here: str | None = None) -> Ran:
     """Run one step once. Raises :class:`Skip` (do nothing more) or :class:`RetryLater`; ``retries`` is
     how often the step was retried already (each retry is one more delivery the attempt counter allows).
 
     Its bookkeeping is two round trips (workers/state/ledger.py): one script begins it (count the
-    delivery, check it is not done, lease, stage), one ends it (record, write its resource, expect next)."""
+    delivery, check it is not done, lease, stage), one ends it (record, write its resource, expect next).
+    ``here`` is the queue the running task came from: a next step it will run itself is expected within
+    the lease TTL, not the queue deadline, so a kill between the two is noticed as soon as a lease's."""
     step = step_name(stage, index)
     lease = leases.Lease(ctx.redis, job_id, step, ctx.settings.lease_seconds)
     begun = ctx.ledger.begin(job_id, step, stage, index, max_attempts=ctx.settings.max_deliveries + retries,
@@ -106,7 +109,8 @@ def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: Stage
     assert begun.record is not None
     lease.beat()
     try:
-        resource = _run_leased(ctx, job_id, index, stage, step, lease, begun.resource, begun.record, fn, retries)
+        resource = _run_leased(ctx, job_id, index, stage, step, lease, begun.resource, begun.record, fn, retries,
+                               here)
     except RetryLater as later:  # the retry must wait its countdown: the reaper may not requeue it sooner
         leases.expect(ctx.redis, job_id, [step], later.delay + ctx.settings.queue_deadline)
         raise
@@ -126,7 +130,8 @@ def _take_over(ctx: Context, job_id: str, index: int | None, stage: str, lease: 
 
 
 def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: str, lease: leases.Lease,
-                res: Resource | None, record: JobRecord, fn: StageFn, retries: int) -> Resource | None:
+                res: Resource | None, record: JobRecord, fn: StageFn, retries: int,
+                here: str | None) -> Resource | None:
     param = res.get("part") if res else None
     started = time.monotonic()
     try:
@@ -148,7 +153,9 @@ def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: 
         ctx.store.fail(job_id, error)
         raise Skip() from exc
     lease.stop()
-    deadline = time.time() + ctx.settings.queue_deadline
+    nxt = next_stage(stage) if index is not None else None
+    stays = nxt is not None and runs_here(nxt, out if out is not None else res or {}, here, ctx.settings)
+    deadline = time.time() + (ctx.settings.lease_seconds if stays else ctx.settings.queue_deadline)
     pipe = ctx.redis.pipeline(transaction=False)
     ctx.ledger.end(pipe, job_id, step, index, out, lease.value, {s: deadline for s in _next_steps(stage, index)})
     observe_stage(pipe, stage, time.monotonic() - started)
@@ -164,12 +171,14 @@ def _failed(ctx: Context, job_id: str, step: str, stage: str, lease: leases.Leas
     observe_stage(ctx.redis, stage, time.monotonic() - started)
 
 
-def resource_delivered(ctx: Context, job_id: str, index: int) -> bool:
+def resource_delivered(ctx: Context, job_id: str, index: int, here: str | None = None) -> bool:
     """The join: True for the delivery that completes it (a Redis set counts each resource once); that
-    caller runs or queues ``complete``, which is expected from here on."""
+    caller runs or queues ``complete``, which is expected from here on (within a lease TTL when the
+    caller, on ``complete``'s own queue, runs it next)."""
     n = int(ctx.redis.hget(keys.job(job_id), "n_resources") or 0)
     if ctx.store.mark_ready(job_id, index) >= n:
-        leases.expect(ctx.redis, job_id, ["complete"], ctx.settings.queue_deadline)
+        within = ctx.settings.lease_seconds if here == STAGE_QUEUE["complete"] else ctx.settings.queue_deadline
+        leases.expect(ctx.redis, job_id, ["complete"], within)
         return True
     return False
 

@@ -59,10 +59,12 @@ def _now() -> int:
 
 
 class JobStore:
-    def __init__(self, client: redis.Redis, ttl_seconds: int, notify_within: float = 300.0) -> None:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, notify_within: float = 300.0,
+                 lease_seconds: float = 15.0) -> None:
         self.r = client
         self.ttl = ttl_seconds
         self.notify_within = notify_within
+        self.lease_seconds = lease_seconds
         self._set_status = client.register_script(_SET_STATUS)
 
     # keys -------------------------------------------------------------
@@ -100,8 +102,10 @@ class JobStore:
         ``finishes`` names a stage step the change completes, recorded in the same script. ``notify=False``
         expects ``notify`` but does not queue it: the caller runs it next itself (the reaper covers a crash)."""
         entry = json.dumps({"step": finishes, "at": round(time.time(), 3)}) if finishes else ""
+        # notify=False: the caller runs notify next, so a kill before it is noticed within a lease TTL.
+        within = self.notify_within if notify else min(self.notify_within, self.lease_seconds)
         argv: list[str] = [status, str(_now()), keys.running_member(job_id, "notify"),
-                           str(time.time() + self.notify_within), finishes, entry, str(self.ttl)]
+                           str(time.time() + within), finishes, entry, str(self.ttl)]
         for name, value in fields.items():
             argv += [name, value if isinstance(value, str) else json.dumps(value)]
         moved = self._set_status(keys=[self._key(job_id), RUNNING, keys.job_steps(job_id),

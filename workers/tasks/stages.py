@@ -42,13 +42,13 @@ def carry_on(ctx: Context, job_id: str, index: int, stage: str, here: str | None
     """Run resource step ``stage``, then each next step that may run here; queue the first that may not."""
     while True:
         try:
-            ran = run_step(ctx, job_id, index, stage, getattr(stages, stage), retries)
+            ran = run_step(ctx, job_id, index, stage, getattr(stages, stage), retries, here)
         except RetryLater as later:  # the same step again after its countdown, one retry more
             queue.send(f"ferry.{stage}", job_id, index, countdown=later.delay, retries=retries + 1)
             return
         nxt = next_stage(stage)
         if nxt is None:  # delivered: the last resource to get here runs or queues complete
-            if resource_delivered(ctx, job_id, index):
+            if resource_delivered(ctx, job_id, index, here):
                 if here == STAGE_QUEUE["complete"]:
                     finish(ctx, job_id, 0)
                 else:
