@@ -136,15 +136,6 @@ class JobStore:
     def start_stage(self, job_id: str, stage: str) -> bool:
         return self.set_status(job_id, "running", stage=stage)
 
-    def finish_step(self, job_id: str, step: str) -> None:
-        """Count a finished stage step once, and log it with its time for the job's timeline."""
-        if self.r.sadd(keys.job_steps(job_id), step):
-            pipe = self.r.pipeline()
-            pipe.rpush(keys.job_timeline(job_id), json.dumps({"step": step, "at": round(time.time(), 3)}))
-            pipe.expire(keys.job_steps(job_id), self.ttl)
-            pipe.expire(keys.job_timeline(job_id), self.ttl)
-            pipe.execute()
-
     def update_resource(self, job_id: str, index: int, **fields: Any) -> Resource:
         """Merge fields into one resource entry (only that resource's task writes it)."""
         res = self.resource(job_id, index)
