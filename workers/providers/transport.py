@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from workers.core.errors import UpstreamError
+from workers.core.http import shared_client
 from workers.providers.base import NativeRequest
 
 
@@ -40,7 +41,8 @@ def send(native: NativeRequest, adapter: Any, timeout: float, idempotency_key: s
     if idempotency_key and not any(k.lower() == "idempotency-key" for k in headers):
         headers["Idempotency-Key"] = idempotency_key
     try:
-        resp = httpx.request(native.method, native.url, headers=headers, json=native.json, timeout=timeout)
+        resp = shared_client().request(native.method, native.url, headers=headers, json=native.json,
+                                       timeout=timeout)
     except httpx.TimeoutException as exc:
         raise UpstreamError(f"{native.url} timed out after {timeout:g} s", retryable=True) from exc
     except httpx.HTTPError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from workers.core.errors import UpstreamError
+from workers.core.http import shared_client
 from workers.providers.base import upstream_error
 
 PROVIDERS = ("openai", "anthropic", "gemini")
@@ -37,7 +38,7 @@ def client_for(provider: str) -> ModuleType | None:
 def request(provider: str, method: str, url: str, timeout: float, **kw: Any) -> httpx.Response:
     """One HTTP call to a Files API, with transport failures and error statuses translated."""
     try:
-        resp = httpx.request(method, url, timeout=timeout, **kw)
+        resp = shared_client().request(method, url, timeout=timeout, **kw)
     except httpx.HTTPError as exc:
         raise UpstreamError(f"{provider} Files API unreachable ({url}): {exc or type(exc).__name__}",
                             stage="deliver", retryable=True) from exc
