@@ -14,12 +14,21 @@ from workers.media.kinds import kind
 
 def apply_plan(src: Path, facts: dict[str, Any], steps: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
     """Run ``steps`` on ``src``; returns the outputs (one or more)."""
-    if not steps or [s["op"] for s in steps] == ["keep"]:
-        out: dict[str, Any] = {"path": src, "kind": facts["kind"], "mime": facts["mime"]}
-        if facts["kind"] == "image":
-            out.update(width=facts.get("display_width", facts.get("width")),
-                       height=facts.get("display_height", facts.get("height")))
-            if steps and "est_tokens" in steps[0]:
-                out["est_tokens"] = steps[0]["est_tokens"]
-        return [out]
+    kept = kept_output(facts, steps)
+    if kept is not None:
+        return [{"path": src, **kept}]
     return kind(facts["kind"], facts.get("mime")).transform(src, facts, steps, workdir)
+
+
+def kept_output(facts: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The output of a plan that keeps the source as it is (no bytes change), else None: callers skip
+    reading and rewriting the file then."""
+    if steps and [s["op"] for s in steps] != ["keep"]:
+        return None
+    out: dict[str, Any] = {"kind": facts["kind"], "mime": facts["mime"]}
+    if facts["kind"] == "image":
+        out.update(width=facts.get("display_width", facts.get("width")),
+                   height=facts.get("display_height", facts.get("height")))
+        if steps and "est_tokens" in steps[0]:
+            out["est_tokens"] = steps[0]["est_tokens"]
+    return out

@@ -15,7 +15,7 @@ from workers.core.records import JobRecord, Output, Resource
 from workers.core.errors import StorageError, Unprocessable
 from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
-from workers.media.transform import apply_plan
+from workers.media.transform import apply_plan, kept_output
 from workers.net.download import download
 from workers.pipeline.dedupe import fetch_once, transform_once
 from workers.pipeline.deliver import available, deliver_outputs
@@ -88,6 +88,10 @@ def plan(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
 def transform(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     if res["source"]["kind"] == "youtube":
         return None
+    kept = kept_output(res["facts"], res.get("transforms", []))
+    if kept is not None:  # the source is sent as it is: it is already a blob, nothing to produce or share
+        res["outputs"] = [{**kept, "sha256": res["source"]["sha256"], "bytes": res["source"]["bytes"]}]
+        return res
     res["outputs"] = transform_once(ctx, res, lambda: _transform(ctx, res))  # once per (source, recipe), across jobs
     return res
 

@@ -13,6 +13,7 @@ from workers.storage.base import Storage
 
 if TYPE_CHECKING:
     from workers.state.jobs import JobStore
+    from workers.state.ledger import Ledger
 
 
 class Handles(Protocol):
@@ -27,3 +28,6 @@ class Handles(Protocol):
 
     @property
     def store(self) -> JobStore: ...
+
+    @property
+    def ledger(self) -> Ledger: ...

@@ -177,15 +177,6 @@ class Lease:
         self.key = lease_key(job_id, step)
         self.value = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
 
-    @classmethod
-    def acquire(cls, r: redis.Redis, job_id: str, step: str, ttl: float) -> Lease | None:
-        lease = cls(r, job_id, step, ttl)
-        ms = int(lease.ttl * 1000)
-        if r.set(lease.key, lease.value, nx=True, px=ms):
-            return lease
-        held = r.get(lease.key)
-        return lease.take_over(as_text(held) if held is not None else None)
-
     def take_over(self, held: str | None) -> Lease | None:
         """Take the lease from ``held`` if that holder is dead (or gone); None while it lives."""
         if held is not None and holder_alive(held):
@@ -218,32 +209,33 @@ class Lease:
         except redis.RedisError:
             log.warning("job %s: could not release %s", self.job_id, self.step, exc_info=True)
 
-    def __enter__(self) -> Lease:
-        self.r.zadd(RUNNING, {member(self.job_id, self.step): time.time() + self.ttl})
-        return self.beat()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
 
 @contextmanager
 def tracked(ctx: Handles, job_id: str, step: str, next_steps: Iterable[str] = ()) -> Iterator[bool]:
     """For steps outside the stage runner (``notify``, ``webhook``): yields False when the step already ran or a
-    live worker holds it; otherwise runs it under a lease and settles it on success."""
-    r = ctx.redis
-    if is_done(r, job_id, step):
-        settle(r, job_id, step)
+    live worker holds it; otherwise runs it under a lease and settles it on success. Two round trips: one
+    script begins it (done? held? else lease and deadline), one ends it (done, next, release)."""
+    ledger = ctx.ledger
+    lease = Lease(ctx.redis, job_id, step, ctx.settings.lease_seconds)
+    begun = ledger.track_begin(job_id, step, lease_value=lease.value, lease_seconds=lease.ttl)
+    if begun.outcome == "done":
         yield False
         return
-    lease = Lease.acquire(r, job_id, step, ctx.settings.lease_seconds)
-    if lease is None:
-        yield False
-        return
-    with lease:
+    if begun.outcome == "held":
+        if lease.take_over(begun.holder) is None:
+            yield False
+            return
+        ctx.redis.zadd(RUNNING, {member(job_id, step): time.time() + lease.ttl})
+    lease.beat()
+    try:
         hold(ctx.settings, step)
         yield True
-        r.set(keys.step_done(job_id, step), 1, ex=ctx.settings.job_ttl_seconds)
-        settle(r, job_id, step, next_steps, ctx.settings.queue_deadline)
+    except BaseException:
+        lease.release()  # its deadline stays: the reaper re-sends the step
+        raise
+    lease.stop()
+    deadline = time.time() + ctx.settings.queue_deadline
+    ledger.track_end(job_id, step, lease.value, {s: deadline for s in next_steps})
 
 
 def is_done(r: redis.Redis, job_id: str, step: str) -> bool:

@@ -65,6 +65,35 @@ return 1
 """
 
 
+# Steps outside the stage runner (notify, webhook): done once their done key exists (or, for a stage
+# step, once in the steps set). KEYS: steps set, done key, lease, running zset, requeues hash.
+# ARGV: step, lease value, lease ms, lease deadline, running member.
+# Returns {'done'} | {'held', value} | {'go'}.
+_TRACK_BEGIN = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('ZREM', KEYS[4], ARGV[5])
+  redis.call('HDEL', KEYS[5], ARGV[5])
+  return {'done'}
+end
+local held = redis.call('GET', KEYS[3])
+if held then return {'held', held} end
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+return {'go'}
+"""
+
+# KEYS: done key, running zset, requeues hash, lease. ARGV: ttl (s), running member, lease value,
+#       then (member, deadline) pairs of the steps expected next.
+_TRACK_END = """
+redis.call('SET', KEYS[1], 1, 'EX', ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[2])
+for i = 4, #ARGV, 2 do redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i]) end
+if redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
+return 1
+"""
+
+
 @dataclass
 class Begun:
     """What beginning a step found: ``outcome`` is go, done, held, ended or exhausted."""
@@ -87,7 +116,8 @@ class Ledger:
         self.r = client
         self.ttl = ttl_seconds
         self._begin = client.register_script(_BEGIN)
-        self._end = client.register_script(_END)
+        self._track_begin = client.register_script(_TRACK_BEGIN)
+        self._track_end = client.register_script(_TRACK_END)
 
     def begin(self, job_id: str, step: str, stage: str, index: int | None, *, max_attempts: int,
               lease_value: str, lease_seconds: float) -> Begun:
@@ -119,5 +149,25 @@ class Ledger:
                            json.dumps(resource) if resource is not None else ""]
         for name, deadline in next_steps.items():
             args += [keys.running_member(job_id, name), deadline]
-        self._end(keys=[keys.job_attempts(job_id, step), keys.job_steps(job_id), keys.job_timeline(job_id), RUNNING,
-                        REQUEUES, keys.lease(job_id, step), keys.job(job_id)], args=args, client=pipe)
+        # EVAL, not a registered Script: redis-py checks a pipeline's Scripts with SCRIPT EXISTS first, one
+        # more round trip per step; Redis caches the compiled body by its hash either way.
+        pipe.eval(_END, 7, keys.job_attempts(job_id, step), keys.job_steps(job_id), keys.job_timeline(job_id),
+                  RUNNING, REQUEUES, keys.lease(job_id, step), keys.job(job_id), *args)
+
+    def track_begin(self, job_id: str, step: str, *, lease_value: str, lease_seconds: float) -> Begun:
+        """Begin a tracked step (notify, webhook): ``done`` (and stop expecting it), ``held``, or ``go``
+        with its lease taken and its deadline pushed to the lease's."""
+        got = self._track_begin(
+            keys=[keys.job_steps(job_id), keys.step_done(job_id, step), keys.lease(job_id, step), RUNNING,
+                  REQUEUES],
+            args=[step, lease_value, int(lease_seconds * 1000), time.time() + lease_seconds,
+                  keys.running_member(job_id, step)])
+        outcome = _text(got[0]) or ""
+        return Begun(outcome, holder=_text(got[1]) if outcome == "held" else None)
+
+    def track_end(self, job_id: str, step: str, lease_value: str, next_steps: dict[str, float]) -> None:
+        """Mark a tracked step done, stop expecting it, expect ``next_steps``, release its lease."""
+        args: list[Any] = [self.ttl, keys.running_member(job_id, step), lease_value]
+        for name, deadline in next_steps.items():
+            args += [keys.running_member(job_id, name), deadline]
+        self._track_end(keys=[keys.step_done(job_id, step), RUNNING, REQUEUES, keys.lease(job_id, step)], args=args)
