@@ -81,6 +81,8 @@ class Ran:
 
     ran: bool
     resource: Resource | None = None
+    all_ready: bool | None = None
+    """After a resource's last step: whether it completed the join (None: not known, e.g. a redelivery)."""
 
 
 def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: StageFn, retries: int = 0,
@@ -109,12 +111,10 @@ def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: Stage
     assert begun.record is not None
     lease.beat()
     try:
-        resource = _run_leased(ctx, job_id, index, stage, step, lease, begun.resource, begun.record, fn, retries,
-                               here)
+        return _run_leased(ctx, job_id, index, stage, step, lease, begun.resource, begun.record, fn, retries, here)
     except RetryLater as later:  # the retry must wait its countdown: the reaper may not requeue it sooner
         leases.expect(ctx.redis, job_id, [step], later.delay + ctx.settings.queue_deadline)
         raise
-    return Ran(True, resource)
 
 
 def _take_over(ctx: Context, job_id: str, index: int | None, stage: str, lease: leases.Lease,
@@ -131,7 +131,7 @@ def _take_over(ctx: Context, job_id: str, index: int | None, stage: str, lease: 
 
 def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: str, lease: leases.Lease,
                 res: Resource | None, record: JobRecord, fn: StageFn, retries: int,
-                here: str | None) -> Resource | None:
+                here: str | None) -> Ran:
     param = res.get("part") if res else None
     started = time.monotonic()
     try:
@@ -156,13 +156,21 @@ def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: 
     nxt = next_stage(stage) if index is not None else None
     stays = nxt is not None and runs_here(nxt, out if out is not None else res or {}, here, ctx.settings)
     deadline = time.time() + (ctx.settings.lease_seconds if stays else ctx.settings.queue_deadline)
+    joins = index is not None and nxt is None  # a resource's last step: the join is in its end script
     pipe = ctx.redis.pipeline(transaction=False)
-    ctx.ledger.end(pipe, job_id, step, index, out, lease.value, {s: deadline for s in _next_steps(stage, index)})
+    ctx.ledger.end(pipe, job_id, step, index, out, lease.value, {s: deadline for s in _next_steps(stage, index)},
+                   join_within=_complete_within(ctx, here) if joins else None)
     observe_stage(pipe, stage, time.monotonic() - started)
     if out is not None and stage in ("fetch", "transform"):
         retention.track(ctx, job_id, retention.resource_blobs(out), pipe=pipe)  # kept while a live job uses it
-    pipe.execute()
-    return out if out is not None else res
+    ended = pipe.execute()[0]
+    return Ran(True, out if out is not None else res, all_ready=(int(ended) == 2) if joins else None)
+
+
+def _complete_within(ctx: Context, here: str | None) -> float:
+    """How soon ``complete`` must start once every resource is ready: a lease TTL when the joining task,
+    on complete's own queue, runs it next; else the queue deadline."""
+    return ctx.settings.lease_seconds if here == STAGE_QUEUE["complete"] else ctx.settings.queue_deadline
 
 
 def _failed(ctx: Context, job_id: str, step: str, stage: str, lease: leases.Lease, started: float) -> None:
@@ -177,8 +185,7 @@ def resource_delivered(ctx: Context, job_id: str, index: int, here: str | None =
     caller, on ``complete``'s own queue, runs it next)."""
     n = int(ctx.redis.hget(keys.job(job_id), "n_resources") or 0)
     if ctx.store.mark_ready(job_id, index) >= n:
-        within = ctx.settings.lease_seconds if here == STAGE_QUEUE["complete"] else ctx.settings.queue_deadline
-        leases.expect(ctx.redis, job_id, ["complete"], within)
+        leases.expect(ctx.redis, job_id, ["complete"], _complete_within(ctx, here))
         return True
     return False
 

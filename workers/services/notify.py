@@ -14,11 +14,10 @@ from workers.state.metrics import job_ended as count_job
 
 def job_ended(ctx: Context, job_id: str) -> None:
     """Everything that follows a job's end: metrics, its batch line, and its webhook."""
-    try:
-        record = ctx.store.record(job_id)
-    except KeyError:
+    found = ctx.store.record_and_view(job_id)
+    if found is None:
         return  # expired
-    view = ctx.store.view(job_id) or {}
+    record, view = found
     count_job(ctx.redis, view)
     if record.get("batch"):
         batch_lines.line_finished(ctx, job_id, record)

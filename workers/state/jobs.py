@@ -204,6 +204,11 @@ class JobStore:
     def view(self, job_id: str, tenant: str | None = None) -> dict[str, Any] | None:
         """The public shape of a job (GET /v1/jobs/{id}), read in one round trip; None if it does not
         exist or (given ``tenant``) belongs to another tenant. Resources hold no base64 (blobs do)."""
+        found = self.record_and_view(job_id, tenant)
+        return found[1] if found is not None else None
+
+    def record_and_view(self, job_id: str, tenant: str | None = None) -> tuple[JobRecord, dict[str, Any]] | None:
+        """The job's record and its public view, from the same one round trip (see :meth:`view`)."""
         pipe = self.r.pipeline(transaction=False)
         pipe.hgetall(self._key(job_id))
         pipe.scard(keys.job_steps(job_id))
@@ -235,7 +240,7 @@ class JobStore:
         for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate"):
             if name in h:
                 out[name] = json.loads(h[name])
-        return out
+        return record, out
 
     def tenant_of(self, job_id: str) -> str | None:
         try:

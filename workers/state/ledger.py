@@ -46,9 +46,11 @@ if ARGV[10] ~= '' then res = redis.call('HGET', KEYS[5], ARGV[10]) end
 return {'go', res, redis.call('HGET', KEYS[5], 'record')}
 """
 
-# KEYS: attempts, steps set, timeline, running zset, requeues hash, lease, job hash.
+# KEYS: attempts, steps set, timeline, running zset, requeues hash, lease, job hash, ready set.
 # ARGV: step, timeline entry, ttl (s), running member, lease value, resource field ('' none), resource json,
+#       the resource index to join ('' none: not a resource's last step), complete's member and deadline,
 #       then (member, deadline) pairs of the steps expected next.
+# Returns 2 when this join found every resource ready (and expects complete), else 1.
 _END = """
 redis.call('DEL', KEYS[1])
 if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
@@ -59,9 +61,14 @@ end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[7], ARGV[6], ARGV[7]) end
 redis.call('ZREM', KEYS[4], ARGV[4])
 redis.call('HDEL', KEYS[5], ARGV[4])
-for i = 8, #ARGV, 2 do redis.call('ZADD', KEYS[4], ARGV[i + 1], ARGV[i]) end
+for i = 11, #ARGV, 2 do redis.call('ZADD', KEYS[4], ARGV[i + 1], ARGV[i]) end
 if redis.call('GET', KEYS[6]) == ARGV[5] then redis.call('DEL', KEYS[6]) end
-return 1
+if ARGV[8] == '' then return 1 end
+redis.call('SADD', KEYS[8], ARGV[8])
+redis.call('EXPIRE', KEYS[8], ARGV[3])
+if redis.call('SCARD', KEYS[8]) < tonumber(redis.call('HGET', KEYS[7], 'n_resources') or '0') then return 1 end
+redis.call('ZADD', KEYS[4], ARGV[10], ARGV[9])
+return 2
 """
 
 
@@ -141,18 +148,24 @@ class Ledger:
                      record=json.loads(record) if record else None)
 
     def end(self, pipe: redis.client.Pipeline, job_id: str, step: str, index: int | None, resource: Resource | None,
-            lease_value: str, next_steps: dict[str, float]) -> None:
-        """Queue the end of a step on ``pipe`` (the caller sends it with its other writes in one trip)."""
+            lease_value: str, next_steps: dict[str, float], join_within: float | None = None) -> None:
+        """Queue the end of a step on ``pipe`` (the caller sends it with its other writes in one trip).
+
+        ``join_within`` (a resource's last step): count resource ``index`` as ready in the same script and,
+        if it was the last, expect ``complete`` within that many seconds; the script's reply is then 2."""
+        join = join_within is not None and index is not None
         args: list[Any] = [step, json.dumps({"step": step, "at": round(time.time(), 3)}), self.ttl,
                            keys.running_member(job_id, step), lease_value,
                            f"res:{index}" if index is not None and resource is not None else "",
-                           json.dumps(resource) if resource is not None else ""]
+                           json.dumps(resource) if resource is not None else "",
+                           index if join else "", keys.running_member(job_id, "complete"),
+                           time.time() + (join_within or 0)]
         for name, deadline in next_steps.items():
             args += [keys.running_member(job_id, name), deadline]
         # EVAL, not a registered Script: redis-py checks a pipeline's Scripts with SCRIPT EXISTS first, one
         # more round trip per step; Redis caches the compiled body by its hash either way.
-        pipe.eval(_END, 7, keys.job_attempts(job_id, step), keys.job_steps(job_id), keys.job_timeline(job_id),
-                  RUNNING, REQUEUES, keys.lease(job_id, step), keys.job(job_id), *args)
+        pipe.eval(_END, 8, keys.job_attempts(job_id, step), keys.job_steps(job_id), keys.job_timeline(job_id),
+                  RUNNING, REQUEUES, keys.lease(job_id, step), keys.job(job_id), keys.job_ready(job_id), *args)
 
     def track_begin(self, job_id: str, step: str, *, lease_value: str, lease_seconds: float) -> Begun:
         """Begin a tracked step (notify, webhook): ``done`` (and stop expecting it), ``held``, or ``go``

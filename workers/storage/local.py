@@ -21,10 +21,12 @@ class LocalStorage(Storage):
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root not in path.parents:
+        """The key's file under the root. Checked lexically (no ``..``, not absolute): resolving every
+        component on every read cost more than reading a small blob, and only Ferry writes under the root."""
+        norm = os.path.normpath(key)
+        if not key or os.path.isabs(norm) or norm == ".." or norm.startswith("../") or "\0" in key:
             raise StorageError(f"storage key {key!r} escapes the storage root")
-        return path
+        return self.root / norm
 
     def _atomic_write(self, key: str, writer) -> None:  # type: ignore[no-untyped-def]
         dest = self._path(key)

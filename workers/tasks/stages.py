@@ -48,7 +48,8 @@ def carry_on(ctx: Context, job_id: str, index: int, stage: str, here: str | None
             return
         nxt = next_stage(stage)
         if nxt is None:  # delivered: the last resource to get here runs or queues complete
-            if resource_delivered(ctx, job_id, index, here):
+            ready = ran.all_ready if ran.all_ready is not None else resource_delivered(ctx, job_id, index, here)
+            if ready:
                 if here == STAGE_QUEUE["complete"]:
                     finish(ctx, job_id, 0)
                 else:
@@ -69,9 +70,8 @@ def finish(ctx: Context, job_id: str, retries: int) -> None:
         queue.send("ferry.complete", job_id, countdown=later.delay, retries=retries + 1)
         return
     except Skip:
-        pass  # it failed (fail queued notify), was canceled, or another worker runs it
-    if ctx.store.status(job_id) == "succeeded":
-        run_notify(ctx, job_id)
+        return  # it failed (fail queued notify), was canceled, or another worker runs it
+    run_notify(ctx, job_id)  # it succeeded, now or before (a redelivery); notify runs once either way
 
 
 def run_notify(ctx: Context, job_id: str) -> None:
