@@ -34,16 +34,18 @@ def test_metrics_count_jobs_stages_bytes_and_upstream_errors(client, sims):
     resp = client.get("/metrics")
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     after = samples(resp.get_data(as_text=True))
-    key = ("ferry_jobs_finished_total", (("provider", "gemini"), ("status", "succeeded")))
+    grew = [("ferry_jobs_finished_total", (("provider", "gemini"), ("status", "succeeded"))),
+            ("ferry_jobs_submitted_total", (("provider", "gemini"),)),
+            ("ferry_bytes_in_total", ()),
+            ("ferry_stage_duration_seconds_count", (("stage", "fetch"),)),
+            ("ferry_stage_duration_seconds_bucket", (("le", "+Inf"), ("stage", "complete")))]
     deadline = time.monotonic() + 60
-    while after.get(key, 0) <= before.get(key, 0):  # notify (which counts) runs just after the status change
-        assert time.monotonic() < deadline, f"{key} still {after.get(key, 0)} after 60 s (was {before.get(key, 0)})"
+    # notify (which counts) runs just after the status change, and each worker process adds its
+    # buffered counts to Redis every second (workers/state/metrics.py)
+    while lagging := [k for k in grew if after.get(k, 0) <= before.get(k, 0)]:
+        assert time.monotonic() < deadline, f"{lagging} did not grow within 60 s"
         time.sleep(0.1)
         after = samples(client.get("/metrics").get_data(as_text=True))
-    assert after[("ferry_jobs_submitted_total", (("provider", "gemini"),))] >= 1
-    assert after[("ferry_bytes_in_total", ())] > before.get(("ferry_bytes_in_total", ()), 0)
-    assert after[("ferry_stage_duration_seconds_count", (("stage", "fetch"),))] >= 1
-    assert after[("ferry_stage_duration_seconds_bucket", (("le", "+Inf"), ("stage", "complete")))] >= 1
     assert ("ferry_queue_length", (("queue", "llm"),)) in after
     assert ("ferry_jobs_in_flight", ()) in after
 

@@ -162,9 +162,18 @@ def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: 
                    join_within=_complete_within(ctx, here) if joins else None)
     observe_stage(pipe, stage, time.monotonic() - started)
     if out is not None and stage in ("fetch", "transform"):
-        retention.track(ctx, job_id, retention.resource_blobs(out), pipe=pipe)  # kept while a live job uses it
+        retention.track(ctx, job_id, _new_blobs(stage, out), pipe=pipe)  # kept while a live job uses it
     ended = pipe.execute()[0]
     return Ran(True, out if out is not None else res, all_ready=(int(ended) == 2) if joins else None)
+
+
+def _new_blobs(stage: str, res: Resource) -> list[str | None]:
+    """The blobs a step made the job use: fetch its source; transform its outputs (a kept source is
+    tracked already, by fetch or at submit)."""
+    source = res.get("source", {}).get("sha256")
+    if stage == "fetch":
+        return [source]
+    return [o.get("sha256") for o in res.get("outputs") or [] if o.get("sha256") != source]
 
 
 def _complete_within(ctx: Context, here: str | None) -> float:

@@ -23,7 +23,6 @@ from collections.abc import Iterable
 import redis
 
 from workers.core import keys
-from workers.core.records import Resource
 from workers.state.handles import Handles as Context
 from workers.state.files import sweep_expired  # generated outputs expire with their job
 from workers.storage.blobs import blob_key
@@ -61,11 +60,6 @@ def track(ctx: Context, owner: str, shas: Iterable[str | None], ttl: float | Non
     pipe.expire(_owned(owner), int(ttl) + 3600)
     if own:
         pipe.execute()
-
-
-def resource_blobs(res: Resource) -> list[str | None]:
-    """The source and output blobs of one resource of a job."""
-    return [res.get("source", {}).get("sha256")] + [o.get("sha256") for o in res.get("outputs") or []]
 
 
 def _owner_alive(ctx: Context, owner: str) -> bool:

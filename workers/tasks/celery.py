@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 from kombu import Queue
 
 from workers.core import queue
 from workers.core.embedded_redis import celery_url, redis_url
 from workers.core.settings import get_settings
 from workers.pipeline.routing import STAGE_QUEUE
+from workers.state import metrics
 
 QUEUES = ("io", "cpu", "llm")
 TASK_MODULES = ["workers.tasks.stages", "workers.tasks.batches", "workers.tasks.webhooks"]
@@ -82,3 +83,10 @@ def _start_reaper(**_: object) -> None:
     from workers.tasks.reaper import start_thread
 
     start_thread(Context(get_settings()))
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def _flush_metrics(**_: object) -> None:
+    """A pool child ends without running atexit: add its buffered metric counts first."""
+    metrics.flush()
