@@ -21,6 +21,12 @@ def require_tenant() -> str:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("missing bearer key: send 'Authorization: Bearer <key>'")
+    return tenant_for_key(key)
+
+
+def tenant_for_key(key: str) -> str:
+    """The tenant of an API key however it was sent (a bearer key, or a dialect's own header such as
+    Anthropic's ``x-api-key`` or Gemini's ``x-goog-api-key``: app/dialects/)."""
     presented = hashlib.sha256(key.strip().encode()).digest()
     for known, tenant in _key_digests(context().settings.api_keys):
         if hmac.compare_digest(known, presented):

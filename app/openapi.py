@@ -239,4 +239,6 @@ def spec() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi():  # type: ignore[no-untyped-def]
-    return jsonify(spec())
+    from app.dialects.spec import merge  # Anthropic Messages, Gemini generateContent, OpenAI Responses
+
+    return jsonify(merge(spec()))
