@@ -71,7 +71,7 @@ def test_plain_cancel_keeps_media(client, ctx):
 def test_sweep_deletes_expired_and_orphaned_blobs_only(client, ctx):
     # an owner whose reference expires
     data = unique_png()
-    sha = put_bytes(ctx.storage, data, ctx.settings.data_dir)
+    sha = put_bytes(ctx.storage, data)
     retention.track(ctx, "test-owner-expiring", [sha], ttl=1)
     # a blob whose only job has gone (record expired)
     orphan_job = submit(client, unique_png())
@@ -91,7 +91,7 @@ def test_sweep_deletes_expired_and_orphaned_blobs_only(client, ctx):
 
 def test_purge_for_other_owners(ctx):
     """What the Files API calls when a file is deleted: media derived from it goes unless a job uses it."""
-    sha = put_bytes(ctx.storage, unique_png(), ctx.settings.data_dir)
+    sha = put_bytes(ctx.storage, unique_png())
     retention.track(ctx, "file-test-123", [sha], ttl=3600)
     assert retention.purge(ctx, "file-test-123") == [sha]
     assert not ctx.storage.exists(blob_key(sha))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from workers.context import Context
@@ -46,13 +45,11 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
         raise BadRequest("stream is not supported on /v1/jobs; poll the job instead", param="request.stream")
 
     resources: list[Resource] = []
-    tmp = ctx.settings.data_dir / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
     for ref in parsed.media:
         entry = ref.entry()
         if ref.data is not None:
             entry["source"]["bytes"] = len(ref.data)
-            entry["source"]["sha256"] = put_bytes(ctx.storage, ref.data, Path(tmp))
+            entry["source"]["sha256"] = put_bytes(ctx.storage, ref.data)
             entry["source"]["sniffed_at_submit"] = sniff_mime(ref.data[:SNIFF_BYTES])
         resources.append(entry)
 

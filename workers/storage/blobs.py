@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import tempfile
+import io
 from pathlib import Path
 
 from workers.core.errors import StorageError
@@ -44,20 +43,12 @@ def put_blob(storage: Storage, path: Path, sha256: str | None = None, content_ty
     return sha256
 
 
-def put_bytes(storage: Storage, data: bytes, tmpdir: Path) -> str:
-    """Store bytes under their hash, through a temp file no other writer can share."""
+def put_bytes(storage: Storage, data: bytes) -> str:
+    """Store bytes under their hash (the backend writes atomically: a unique temp name, then a rename)."""
     sha256 = hashlib.sha256(data).hexdigest()
     key = blob_key(sha256)
-    if storage.exists(key):
-        return sha256
-    tmpdir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmpdir, prefix=f"blob-{sha256[:12]}-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        storage.put_file(key, Path(tmp))
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    if not storage.exists(key):
+        storage.put_stream(key, io.BytesIO(data))
     return sha256
 
 

@@ -8,6 +8,7 @@ the provider for minutes. Importing this module installs Celery as the sender be
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
@@ -54,6 +55,8 @@ def make_celery() -> Celery:
 
 
 app = make_celery()
+# httpx logs every request at INFO: one line per provider call and upload drowns a worker's own log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 celery = app
 
 
