@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 import redis
 
@@ -129,17 +130,25 @@ def holder_alive(value: str | None) -> bool:
 lease_key = keys.lease
 
 
+class Renewable(Protocol):
+    """What the heartbeat renews: a lease, or a reservation of a received step."""
+
+    ttl: float
+
+    def renew(self) -> None: ...
+
+
 class Heartbeat:
     """One thread per process renews every lease the process holds, each every third of its TTL
     (a thread per step cost more than a small step itself). Restarted in a forked child."""
 
     def __init__(self) -> None:
-        self._held: dict[int, tuple[Lease, float]] = {}
+        self._held: dict[int, tuple[Renewable, float]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pid = 0
 
-    def add(self, lease: Lease) -> None:
+    def add(self, lease: Renewable) -> None:
         with self._lock:
             self._held[id(lease)] = (lease, time.monotonic() + lease.ttl / 3)
             if self._pid != os.getpid():  # first lease here, or a forked child without the parent's thread
@@ -148,7 +157,7 @@ class Heartbeat:
                 threading.Thread(target=self._run, name="lease-heartbeat", daemon=True).start()
         self._wake.set()  # a lease with a shorter TTL may be due before the thread would wake
 
-    def remove(self, lease: Lease) -> None:
+    def remove(self, lease: Renewable) -> None:
         with self._lock:
             self._held.pop(id(lease), None)
 
@@ -208,6 +217,43 @@ class Lease:
             self.r.eval(_RELEASE, 1, self.key, self.value)
         except redis.RedisError:
             log.warning("job %s: could not release %s", self.job_id, self.step, exc_info=True)
+
+
+# KEYS: lease, steps set, done key, running zset; ARGV: step, running member, deadline.
+# 0 once the step began (its lease exists), finished, or is no longer expected; else its deadline is pushed.
+_RESERVE = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1
+   or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+return redis.call('ZADD', KEYS[4], 'XX', 'CH', ARGV[3], ARGV[2])
+"""
+
+
+class Reservation:
+    """A step whose message this process received but has not begun (prefetched, or between receipt and
+    its begin script): its deadline is kept a lease TTL ahead by the heartbeat thread, so if this host
+    dies the reaper re-sends it within a TTL, not after the queue deadline. It stops by itself once the
+    step's lease exists (the step began, here or anywhere), the step is done, or ``until`` passes."""
+
+    def __init__(self, r: redis.Redis, job_id: str, step: str, ttl: float, until: float) -> None:
+        self.r, self.job_id, self.step, self.ttl = r, job_id, step, max(ttl, 1.0)
+        self.until = time.monotonic() + until
+
+    def start(self) -> None:
+        if self._push():
+            HEARTBEAT.add(self)
+
+    def renew(self) -> None:
+        if time.monotonic() > self.until or not self._push():
+            HEARTBEAT.remove(self)
+
+    def _push(self) -> bool:
+        try:
+            return bool(self.r.eval(_RESERVE, 4, lease_key(self.job_id, self.step), keys.job_steps(self.job_id),
+                                    keys.step_done(self.job_id, self.step), RUNNING, self.step,
+                                    member(self.job_id, self.step), time.time() + self.ttl))
+        except redis.RedisError:
+            log.warning("job %s: could not reserve %s", self.job_id, self.step, exc_info=True)
+            return False
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import task_received, worker_process_shutdown, worker_ready, worker_shutdown
 from kombu import Queue
 
 from workers.core import queue
@@ -93,3 +93,20 @@ def _start_reaper(**_: object) -> None:
 def _flush_metrics(**_: object) -> None:
     """A pool child ends without running atexit: add its buffered metric counts first."""
     metrics.flush()
+
+
+@task_received.connect
+def _reserve_received_step(request: Any = None, **_: object) -> None:
+    """A stage task's message is in this worker's hands: keep its step's deadline a lease TTL ahead until
+    it begins (workers/state/leases.py ``Reservation``), so a host killed after taking the message but
+    before beginning the step is noticed within a TTL. Retries with a countdown wait their ETA instead."""
+    if request is None or request.eta:
+        return
+    from workers.context import get_context
+    from workers.state.leases import Reservation
+    from workers.tasks.reaper import step_of
+
+    found = step_of(request.name, request.args)
+    if found is not None:
+        ctx = get_context()
+        Reservation(ctx.redis, *found, ttl=ctx.settings.lease_seconds, until=ctx.settings.queue_deadline).start()

@@ -42,6 +42,18 @@ def requeue(job_id: str, step: str) -> None:
         raise ValueError(f"unknown step {step!r}")
 
 
+def step_of(task: str, args: tuple | list) -> tuple[str, str] | None:
+    """(job id, step) of a stage task's message (the inverse of :func:`requeue`); None for other tasks."""
+    name = task.removeprefix("ferry.")
+    if not args or not isinstance(args[0], str):
+        return None
+    if name in ("complete", "notify", "webhook"):
+        return args[0], name
+    if name in RESOURCE_STAGES and len(args) > 1 and isinstance(args[1], int):
+        return args[0], f"{name}:{args[1]}"
+    return None
+
+
 def reap_once(ctx: Context, now: float | None = None, limit: int = 500,
               still_ours: Callable[[], bool] = lambda: True) -> dict[str, int]:
     """Handle overdue steps once; returns counts (dropped, extended, requeued, failed).

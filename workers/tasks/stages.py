@@ -25,7 +25,7 @@ from workers.pipeline import stages
 from workers.pipeline.routing import RESOURCE_STAGES, STAGE_QUEUE, next_stage, runs_here
 from workers.pipeline.steps import MAX_RETRIES, RetryLater, Skip, resource_delivered, run_step
 from workers.services.notify import job_ended
-from workers.state.leases import tracked
+from workers.state.leases import hold, tracked
 from workers.tasks.celery import app
 
 
@@ -82,8 +82,10 @@ def run_notify(ctx: Context, job_id: str) -> None:
 
 def _resource_task(stage: str) -> Task:
     def run(self: Task, job_id: str, index: int) -> None:
+        ctx = get_context()
+        hold(ctx.settings, "received")  # test hook: a message taken but its step not yet begun
         try:
-            carry_on(get_context(), job_id, index, stage, _here(self), self.request.retries)
+            carry_on(ctx, job_id, index, stage, _here(self), self.request.retries)
         except Skip:
             raise Ignore() from None
 
