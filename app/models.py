@@ -5,6 +5,10 @@
 (per media kind), read from workers/providers/catalog.toml, the same data the planner uses.
 Filters (comma-separated, every value must match): ``supported_parameters=vision,pdf``,
 ``output_modalities=image|audio``, ``input_modalities=audio``, ``provider=gemini``.
+
+Names the catalog does not list are accepted too (issue 12): the list's ``other_models`` says, per
+provider, which families' defaults they get, and ``GET /v1/models/{provider}/{name}`` answers any name of a
+known provider with the capabilities Ferry would use (``listed: false`` and ``model_resolution``).
 """
 from __future__ import annotations
 
@@ -46,11 +50,12 @@ def _limits(kind_caps: Any) -> dict[str, Any]:
             if not k.endswith("source") and k not in ("delivery", "format_labels") and not k.startswith("tokens_")}
 
 
-def model_object(catalog: Catalog, provider: str, name: str) -> dict[str, Any]:
-    caps = catalog.resolve(f"{provider}/{name}")
+def model_object(catalog: Catalog, provider: str, name: str, caps: Any = None) -> dict[str, Any]:
+    caps = caps or catalog.resolve(f"{provider}/{name}")
     entry = catalog.providers[provider]
-    model = entry.models[name]
-    limits: dict[str, Any] = {"context_window": model.context_window, "request_max_bytes": caps.request_max_bytes}
+    model = entry.models.get(name)
+    limits: dict[str, Any] = {"context_window": model.context_window if model else None,
+                              "request_max_bytes": caps.request_max_bytes}
     delivery: dict[str, list[str]] = {}
     for kind in KINDS:
         kind_caps = getattr(caps, kind)
@@ -66,7 +71,21 @@ def model_object(catalog: Catalog, provider: str, name: str) -> dict[str, Any]:
         "supported_parameters": feats,
         "limits": limits,
         "delivery": delivery,
+        "listed": model is not None,
+        **({} if model is not None or caps.resolution is None else {"model_resolution": caps.resolution}),
     }
+
+
+def other_models(catalog: Catalog, providers: set[str]) -> list[dict[str, Any]]:
+    """Per provider: names outside the list are accepted, with which families' defaults."""
+    return [{"provider": p, "accepted": True,
+             "rule": "a snapshot or alias of a listed model gets its capabilities; otherwise the first family "
+                     "whose pattern matches; otherwise the provider defaults. The provider is called with the name "
+                     "as given and answers for names it does not serve.",
+             "families": [{"name": f.name, "match": list(f.match), "input_modalities": list(f.input_modalities),
+                           "output_modalities": list(f.output_modalities)} for f in e.families],
+             "default_input_modalities": list(e.default.input_modalities)}
+            for p, e in catalog.providers.items() if not providers or p in providers]
 
 
 def _wanted(name: str) -> set[str]:
@@ -91,7 +110,7 @@ def list_():  # type: ignore[no-untyped-def]
                     or inputs - set(arch["input_modalities"]):
                 continue
             data.append(m)
-    return jsonify(object="list", data=data)
+    return jsonify(object="list", data=data, other_models=other_models(catalog, providers))
 
 
 @bp.get("/<path:model_id>")
@@ -99,7 +118,7 @@ def read(model_id: str):  # type: ignore[no-untyped-def]
     require_tenant()
     catalog = context().catalog
     try:
-        caps = catalog.resolve(model_id)
+        caps = catalog.resolve(model_id, region=context().settings.bedrock_region())
     except FerryError as exc:
         raise NotFound(exc.message, param="model") from exc
-    return jsonify(model_object(catalog, caps.provider, caps.model))
+    return jsonify(model_object(catalog, caps.provider, caps.model, caps))

@@ -51,7 +51,9 @@ def test_bedrock_document_name_and_labels(client, sims):
                                   dry_run=True))
     assert job["status"] == "succeeded", job.get("error")
     native = job["provider_request"]
-    assert native["url"].endswith("/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse")
+    # AWS serves Claude 4.5 only through inference profiles: the bare id goes as the region's (us-east-1) profile
+    assert native["url"].endswith("/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse")
+    assert job["model_resolution"]["sent_as"] == "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     content = native["body"]["messages"][0]["content"]
     assert content[0] == {"text": "What is in these?"}
     assert content[1]["document"]["format"] == "pdf" and content[1]["document"]["name"] == "my report v2 (final)"

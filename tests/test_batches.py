@@ -57,7 +57,7 @@ def test_sdk_batch_across_providers_with_per_line_errors(sdk):
                     "body": {"model": "anthropic/claude-sonnet-4-5", "max_tokens": 20,
                              "messages": [{"role": "user", "content": image_body}]}}),
         line("c", "gemini/gemini-2.5-flash"),
-        line("d", "openai/gpt-nonexistent"),  # refused by the job API: 422 in the error file
+        line("d", "nosuch/gpt-nonexistent"),  # unknown provider, refused by the job API: 422 in the error file
         "{not json",  # malformed line: reported on its own
         line("e", "openai/gpt-4o").replace("/v1/chat/completions", "/v1/embeddings"),
         line("a", "openai/gpt-4o"),  # duplicate custom_id

@@ -117,6 +117,9 @@ def test_auth_by_bearer_token_and_errors_in_anthropic_shape(sdk, ferry_url):
             {"type": "image", "source": {"type": "url", "url": "ftp://example.com/x.png"}}]}])
     assert bad.value.body["error"]["type"] == "invalid_request_error"
     assert bad.value.body["error"]["param"] == "messages[0].content[0].image_url.url"
+    with pytest.raises(anthropic.NotFoundError) as unknown:  # the provider's 404 for a model it does not have
+        sdk.messages.create(model="claude-nonexistent", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+    assert "claude-nonexistent" in unknown.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as provider:  # an unknown provider: Ferry's 422, Anthropic's 400
         sdk.messages.create(model="nosuch/model", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     assert provider.value.body["error"]["ferry_type"] == "unprocessable_error"

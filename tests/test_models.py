@@ -22,6 +22,7 @@ def test_sdk_lists_every_catalog_model(sdk, app):
     models = list(sdk.models.list())
     ids = {m.id for m in models}
     assert ids == set(app.config["FERRY_CONTEXT"].catalog.model_ids())
+    assert all(m.model_extra["listed"] for m in models)
     assert {"openai/gpt-4o", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash"} <= ids
     for m in models:
         assert m.object == "model" and isinstance(m.created, int) and m.owned_by == m.id.split("/")[0]
@@ -37,7 +38,10 @@ def test_sdk_retrieves_one_model(sdk):
     assert "vision" in m.model_extra["architecture"]["features"]
     assert "file" in m.model_extra["delivery"]["image"]
     with pytest.raises(openai.NotFoundError):
-        sdk.models.retrieve("openai/gpt-nonexistent")
+        sdk.models.retrieve("nosuch/gpt-nonexistent")
+    other = sdk.models.retrieve("openai/gpt-5.1")  # not listed: what Ferry would use for it
+    assert other.model_extra["listed"] is False
+    assert other.model_extra["model_resolution"]["uses"] == "family gpt-5"
 
 
 def test_vision_filter(client):
@@ -61,6 +65,14 @@ def test_limits_come_from_the_catalog(client):
     assert m["limits"]["image"]["max_bytes"] == 5_242_880
     assert m["limits"]["document"]["max_pages"] >= 100
     assert "pdf" in m["architecture"]["features"]
+
+
+def test_list_says_other_names_are_accepted_with_family_defaults(client):
+    body = client.get("/v1/models?provider=openai,bedrock", headers=AUTH).json
+    other = {o["provider"]: o for o in body["other_models"]}
+    assert set(other) == {"openai", "bedrock"} and all(o["accepted"] for o in other.values())
+    assert "gpt-5" in {f["name"] for f in other["openai"]["families"]}
+    assert any("amazon.nova-*" in f["match"] for f in other["bedrock"]["families"])
 
 
 def test_models_need_a_key(client):

@@ -79,10 +79,13 @@ def test_sse_wire_format_ends_with_done(client):
 
 
 def test_sdk_errors_are_openai_errors(sdk, ferry_url):
-    with pytest.raises(openai.UnprocessableEntityError) as exc:
-        sdk.chat.completions.create(model="openai/gpt-nonexistent", messages=[{"role": "user", "content": "hi"}])
-    assert "gpt-nonexistent" in exc.value.message
+    with pytest.raises(openai.UnprocessableEntityError) as exc:  # an unknown provider is Ferry's 422
+        sdk.chat.completions.create(model="nosuch/gpt-nonexistent", messages=[{"role": "user", "content": "hi"}])
+    assert "nosuch" in exc.value.message
     assert exc.value.body["param"] == "request.model" and "code" in exc.value.body
+    with pytest.raises(openai.NotFoundError) as missing:  # an unknown name of a known provider: OpenAI's own 404
+        sdk.chat.completions.create(model="openai/gpt-nonexistent", messages=[{"role": "user", "content": "hi"}])
+    assert "The model `gpt-nonexistent` does not exist" in missing.value.message
     with pytest.raises(openai.BadRequestError) as bad:
         sdk.chat.completions.create(model="openai/gpt-4o", messages=image_message(url="ftp://example.com/x.png"))
     assert bad.value.body["param"] == "messages[0].content[1].image_url.url"

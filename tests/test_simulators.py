@@ -206,7 +206,7 @@ def test_openai_file_part_rules(sims):
     assert_openai_error(oa_post(sims, oa_body(png_part)), 400, "only PDF")
     no_name = {"type": "file", "file": {"file_data": data_uri("application/pdf", corpus("pdf/habibi.pdf"))}}
     assert_openai_error(oa_post(sims, oa_body(no_name)), 400, "filename")
-    assert_openai_error(oa_post(sims, oa_body({"type": "file", "file": {"file_id": "file-nope"}})), 404,
+    assert_openai_error(oa_post(sims, oa_body({"type": "file", "file": {"file_id": "file-nope"}})), 400,
                         "No such File object")
 
 

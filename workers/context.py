@@ -9,6 +9,7 @@ import redis
 from workers.core.embedded_redis import redis_url
 from workers.core.settings import Settings, get_settings
 from workers.providers.catalog import Catalog, get_catalog
+from workers.providers.endpoints import EndpointOverride
 from workers.state.jobs import JobStore
 from workers.state.ledger import Ledger
 from workers.storage import Storage, open_storage
@@ -37,7 +38,10 @@ class Context:
 
     @cached_property
     def catalog(self) -> Catalog:
-        return get_catalog()
+        """The shipped catalog plus the FERRY_ENDPOINTS providers (workers/providers/endpoints.py)."""
+        urls = self.settings.endpoints()
+        return get_catalog().with_endpoints(
+            urls, {n: EndpointOverride(**self.settings.endpoint_env(n)) for n in urls})
 
 
 @lru_cache(maxsize=1)

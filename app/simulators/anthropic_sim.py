@@ -15,6 +15,7 @@ Error messages are the real ones as quoted in public bug reports (cited next to 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -25,6 +26,7 @@ from .common import (Part, completion_tokens, content_items, describe, load_json
                      request_id)
 from .chatlike import STREAM_UNSUPPORTED
 from .controls import SimReject, discard_body, install_controls, record_parts
+from . import served
 from .files import FileStore, StoredFile
 from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media, sniff
 
@@ -60,7 +62,7 @@ def _bad(message: str) -> SimReject:
     return SimReject(400, message, "invalid_request_error")
 
 
-def create_app(api_key: str = "sim-key", max_pdf_pages: int = MAX_PDF_PAGES) -> Flask:
+def create_app(api_key: str = "sim-key", max_pdf_pages: int = MAX_PDF_PAGES, models: Iterable[str] | None = None) -> Flask:
     app = Flask("anthropic_sim")
     state = install_controls(app, "anthropic", render_error)
     files = FileStore("file_sim")
@@ -107,6 +109,7 @@ def create_app(api_key: str = "sim-key", max_pdf_pages: int = MAX_PDF_PAGES) -> 
         model = body["model"]
         parts: list[Part] = []
         record_parts(parts, model)
+        served.check("anthropic", str(model), models)
         reader = _BlockReader(files, has_files_beta())
         for path, block in content_items(body["messages"]):
             reader.read(path, block, parts)

@@ -11,16 +11,29 @@ InternalServerException 500, ServiceUnavailableException 503). Also
 https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html.
 Auth: SigV4 ``Authorization`` header checked for presence and format only (or a Bedrock API key
 as ``Bearer``).
+
+Model ids (issue 12): the region is the SigV4 credential scope's. Models AWS serves only through
+inference profiles (:data:`PROFILE_ONLY`) answer the real ValidationException when called by their bare
+id ("Invocation of model ID … with on-demand throughput isn’t supported. Retry your request with the ID
+or ARN of an inference profile that contains this model." — AWS's curly apostrophe, as quoted in
+github.com/gethouston/houston/pull/1381 and aws-samples issues); a geography-prefixed profile id
+(``us.``, ``eu.``, ``apac.``, ``jp.``, ``au.``, ``ca.``, ``us-gov.``, ``global.``) or a profile ARN is
+accepted only from its geography's source regions
+(https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html); unknown ids answer
+"The provided model identifier is invalid." (:mod:`served`).
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
 import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
 from .common import Part, completion_tokens, describe, load_json_body, prompt_tokens
+from . import served
 from .controls import SimReject, install_controls, record_parts
 from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media
 
@@ -34,9 +47,20 @@ MAX_SIDE = 8000
 MAX_IMAGES = 20
 MAX_DOCUMENT_BYTES = int(4.5 * 1024 * 1024)
 MAX_DOCUMENTS = 5
+MAX_DOCUMENT_PAGES = 100  # https://docs.claude.com/en/docs/build-with-claude/pdf-support (Claude on Bedrock)
 DOC_NAME = re.compile(r"^[A-Za-z0-9()\[\]\-]+(\s[A-Za-z0-9()\[\]\-]+)*$")
 SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=[^/\s]+/\d{8}/[a-z0-9-]+/bedrock/aws4_request,\s*"
                    r"SignedHeaders=[a-z0-9;-]+,\s*Signature=[0-9a-f]{64}$")
+#: Served only through inference profiles (the bare id is refused with on-demand throughput).
+PROFILE_ONLY = ("anthropic.claude-3-7-*", "anthropic.claude-sonnet-4*", "anthropic.claude-opus-4*",
+                "anthropic.claude-haiku-4*", "amazon.nova-premier*", "amazon.nova-2-*", "meta.llama3-2-*",
+                "meta.llama3-3-*", "meta.llama4-*")
+#: Geography prefix -> source regions (globs) its cross-Region profiles may be invoked from.
+GEOGRAPHIES = {"us-gov": ("us-gov-*",), "us": ("us-east-*", "us-west-*"), "eu": ("eu-*",), "apac": ("ap-*",),
+               "jp": ("ap-northeast-1", "ap-northeast-3"), "au": ("ap-southeast-2", "ap-southeast-4"),
+               "ca": ("ca-*",), "global": ("us-east-*", "us-west-*", "eu-*", "ap-*", "ca-*", "sa-*", "me-*")}
+ON_DEMAND_REFUSED = ("Invocation of model ID {} with on-demand throughput isn\u2019t supported. Retry your request "
+                     "with the ID or ARN of an inference profile that contains this model.")
 _TYPES = {400: "ValidationException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
           424: "ModelErrorException", 429: "ThrottlingException", 500: "InternalServerException",
           503: "ServiceUnavailableException"}
@@ -60,7 +84,34 @@ def _enum_error(value: Any, where: str, allowed: Any) -> SimReject:
                 f"Member must satisfy enum value set: [{', '.join(allowed)}]")
 
 
-def create_app(api_key: str = "sim-key") -> Flask:
+def _region() -> str:
+    """The region of the SigV4 credential scope (``us-east-1`` for a Bedrock API key)."""
+    match = re.search(r"Credential=[^/\s]+/\d{8}/([a-z0-9-]+)/bedrock/", request.headers.get("Authorization", ""))
+    return match.group(1) if match else "us-east-1"
+
+
+def _check_model(model_id: str, region: str, models: Iterable[str] | None) -> None:
+    """The profile-only rule, the profile's source regions, and ids AWS does not serve."""
+    base, geography = model_id, None
+    if model_id.startswith("arn:"):
+        fields = model_id.split(":", 5)
+        if len(fields) < 6 or fields[3] != region:
+            raise _bad("The provided model identifier is invalid.")
+        resource, _, base = fields[5].partition("/")
+        if resource == "application-inference-profile":
+            return
+    for geo in sorted(GEOGRAPHIES, key=len, reverse=True):
+        if base.startswith(geo + "."):
+            geography, base = geo, base[len(geo) + 1:]
+            break
+    if geography is not None and not any(fnmatchcase(region, p) for p in GEOGRAPHIES[geography]):
+        raise _bad("The provided model identifier is invalid.")
+    served.check("bedrock", base, models)
+    if geography is None and any(fnmatchcase(base, p) for p in PROFILE_ONLY):
+        raise _bad(ON_DEMAND_REFUSED.format(model_id))
+
+
+def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) -> Flask:
     app = Flask("bedrock_sim")
     install_controls(app, "bedrock", render_error)
 
@@ -80,6 +131,7 @@ def create_app(api_key: str = "sim-key") -> Flask:
     @app.post("/model/<path:model_id>/converse")
     def converse(model_id: str) -> Response:
         check_auth()
+        _check_model(model_id, _region(), models)
         try:
             body = load_json_body(request.get_data())
         except ValueError as exc:
@@ -213,6 +265,9 @@ def _document(where: str, path: str, doc: dict[str, Any]) -> Part:
                    f"{media.mime or 'unrecognised data'}.")
     if media.encrypted and media.pages is None:
         raise _bad(f"{path}: The document is password protected.")
+    if media.pages and media.pages > MAX_DOCUMENT_PAGES:  # Claude's 100-page PDF limit (message: the simulator's)
+        raise _bad(f"{path}: The document has {media.pages} pages; at most {MAX_DOCUMENT_PAGES} pages are "
+                   "supported per document.")
     return Part("document", media=media, declared_mime=fmt, extra={"name": name})
 
 

@@ -10,11 +10,13 @@ https://docs.cohere.com/docs/image-inputs (images only on ``command-a-vision`` m
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from flask import Flask, Response, jsonify
 
 from .chatlike import bearer_token, read_body, read_parts
 from .common import Part, completion_tokens, describe, prompt_tokens, request_id
 from .controls import SimReject, install_controls, record_parts
+from . import served
 from .media import Media
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -38,7 +40,7 @@ def _image_rule(where: str, declared: str | None, media: Media) -> None:
         raise _bad(f"{where}: animated GIFs are not supported")
 
 
-def create_app(api_key: str = "sim-key") -> Flask:
+def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) -> Flask:
     app = Flask("cohere_sim")
     install_controls(app, "cohere", render_error)
 
@@ -50,6 +52,7 @@ def create_app(api_key: str = "sim-key") -> Flask:
         model = body["model"]
         parts: list[Part] = []
         record_parts(parts, model)
+        served.check("cohere", str(model), models)
         read_parts(body["messages"], _bad, _image_rule, parts)
         images = [p for p in parts if p.kind == "image"]
         if images and not str(model).startswith(VISION_PREFIX):

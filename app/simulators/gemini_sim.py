@@ -7,6 +7,7 @@ shape: ``gemini_wire``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 import base64
 import re
 from typing import Any
@@ -15,6 +16,7 @@ from flask import Flask, Response, jsonify, request
 
 from .common import Part, completion_tokens, describe, load_json_body, prompt_tokens, request_id
 from .controls import SimReject, discard_body, install_controls, record_parts
+from . import served
 from .gemini_files import register_files
 from .gemini_wire import ALLOWED_CANONICAL, VER, bad, check_key, get_field, render_error
 from .generated import make_png
@@ -44,7 +46,8 @@ _FILE_URI = re.compile(r"(?:^|/v1(?:beta)?/)(files/[A-Za-z0-9_-]+)$")
 
 
 def create_app(api_key: str = "sim-key", inline_limit: int = MAX_INLINE_REQUEST_BYTES,
-               processing_seconds: float = 0.0, video_processing_seconds: float = 1.0) -> Flask:
+               processing_seconds: float = 0.0, video_processing_seconds: float = 1.0,
+               models: Iterable[str] | None = None) -> Flask:
     """``video_processing_seconds``: how long an uploaded video stays PROCESSING (others: ``processing_seconds``)."""
     app = Flask("gemini_sim")
     state = install_controls(app, "gemini", render_error)
@@ -69,6 +72,7 @@ def create_app(api_key: str = "sim-key", inline_limit: int = MAX_INLINE_REQUEST_
             raise bad("* GenerateContentRequest.contents: contents is not specified")
         parts: list[Part] = []
         record_parts(parts, model)
+        served.check("gemini", model, models)
         for i, content in enumerate(contents):
             for j, part in enumerate((content or {}).get("parts") or []):
                 parts.append(_read_part(f"contents[{i}].parts[{j}]", part, lookup))

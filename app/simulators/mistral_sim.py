@@ -11,6 +11,7 @@ Errors: ``{"object": "error", "message", "type", "param", "code"}``; 401 from th
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 import time
 
 from flask import Flask, Response, jsonify
@@ -18,6 +19,7 @@ from flask import Flask, Response, jsonify
 from .chatlike import bearer_token, chat_completion, read_body, read_parts
 from .common import Part
 from .controls import SimReject, install_controls, record_parts
+from . import served
 from .media import Media
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -54,7 +56,7 @@ def _image_rule(where: str, declared: str | None, media: Media) -> None:
                    "is not supported; convert it to RGB")
 
 
-def create_app(api_key: str = "sim-key") -> Flask:
+def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) -> Flask:
     app = Flask("mistral_sim")
     install_controls(app, "mistral", render_error)
 
@@ -65,6 +67,7 @@ def create_app(api_key: str = "sim-key") -> Flask:
         raw, body = read_body(_bad)
         parts: list[Part] = []
         record_parts(parts, body["model"])
+        served.check("mistral", str(body["model"]), models)
         read_parts(body["messages"], _bad, _image_rule, parts)
         images = sum(1 for p in parts if p.kind == "image")
         if images > MAX_IMAGES:

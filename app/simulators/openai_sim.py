@@ -7,9 +7,11 @@ Shapes follow the official SDK (github.com/openai/openai-python, src/openai/type
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 import base64
 import math
 import time
+from fnmatch import fnmatchcase
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -17,6 +19,7 @@ from flask import Flask, Response, jsonify, request
 from .chatlike import STREAM_UNSUPPORTED
 from .common import Part, completion_tokens, content_items, describe, prompt_tokens, request_id
 from .controls import SimReject, discard_body, install_controls, record_parts
+from . import served
 from .files import FileStore
 from .generated import make_tone
 from .media import MediaError, b64decode_strict, inspect_media, is_data_uri, parse_data_uri
@@ -44,7 +47,7 @@ AUDIO_SECONDS = 0.5  # every simulated spoken answer is a 0.5 s 440 Hz tone
 AUDIO_TOKENS_PER_SECOND = 10  # simulator's convention (OpenAI does not document the rate)
 
 
-def create_app(api_key: str = "sim-key") -> Flask:
+def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) -> Flask:
     app = Flask("openai_sim")
     state = install_controls(app, "openai", render_error)
     files = FileStore("file-")
@@ -68,6 +71,8 @@ def create_app(api_key: str = "sim-key") -> Flask:
             raise bad(STREAM_UNSUPPORTED, "stream")
         parts: list[Part] = []
         record_parts(parts, model)
+        served.check("openai", str(model), models)
+        _check_token_param(body, str(model))
         for path, item in content_items(body["messages"]):
             parts.append(_read_part(path, item, files))
         images = sum(1 for p in parts if p.kind == "image")
@@ -110,6 +115,17 @@ def create_app(api_key: str = "sim-key") -> Flask:
     register_images(app, state, api_key)
     register_files(app, files, api_key)
     return app
+
+
+#: Reasoning models refuse ``max_tokens`` (https://platform.openai.com/docs/guides/reasoning; the 400 below is the
+#: real body, openai-python issue #1763 and others quote it).
+REASONING_MODELS = ("gpt-5*", "o1*", "o3*", "o4*")
+
+
+def _check_token_param(body: dict[str, Any], model: str) -> None:
+    if "max_tokens" in body and any(fnmatchcase(model, p) for p in REASONING_MODELS):
+        raise bad("Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                  "'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter")
 
 
 def _audio_output(body: dict[str, Any], model: str) -> str | None:
@@ -225,7 +241,8 @@ def _read_file(path: str, f: Any, files: FileStore) -> Part:
     if f.get("file_id"):
         stored = files.get(f["file_id"])
         if stored is None:
-            raise SimReject(404, f"No such File object: {f['file_id']}", "invalid_request_error",
+            # Chat answers a missing file id with 400 (issue 12, as observed); GET /v1/files/{id} answers 404.
+            raise SimReject(400, f"No such File object: {f['file_id']}", "invalid_request_error",
                             param=error_param(where + ".file_id"))
         try:
             media = stored.media()

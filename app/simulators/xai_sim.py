@@ -7,11 +7,13 @@ https://console.x.ai." (as reported in github.com/continuedev/continue/issues/10
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from flask import Flask, Response, jsonify
 
 from .chatlike import bearer_token, chat_completion, read_body, read_parts
 from .common import Part
 from .controls import SimReject, install_controls, record_parts
+from . import served
 from .media import Media
 
 IMAGE_MIMES = ("image/jpeg", "image/png")
@@ -37,7 +39,7 @@ def _image_rule(where: str, declared: str | None, media: Media) -> None:
         raise _bad(f"{where}: Image size {media.size} bytes exceeds the maximum of {MAX_IMAGE_BYTES} bytes (20 MiB).")
 
 
-def create_app(api_key: str = "sim-key") -> Flask:
+def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) -> Flask:
     app = Flask("xai_sim")
     install_controls(app, "xai", render_error)
 
@@ -50,6 +52,7 @@ def create_app(api_key: str = "sim-key") -> Flask:
         raw, body = read_body(_bad)
         parts: list[Part] = []
         record_parts(parts, body["model"])
+        served.check("xai", str(body["model"]), models)
         read_parts(body["messages"], _bad, _image_rule, parts)
         return jsonify(chat_completion("xai", raw, body["model"], parts))
 

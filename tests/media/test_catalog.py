@@ -63,9 +63,13 @@ def test_features_follow_modalities() -> None:
     assert cat.resolve("openai/gpt-4o-audio-preview").features == ["audio_input"]
 
 
-def test_unknown_model_names_the_known_ones() -> None:
-    with pytest.raises(Unprocessable, match="xai models"):
-        get_catalog().resolve("xai/grok-99")
+def test_unknown_name_of_a_known_provider_gets_its_defaults_and_a_note() -> None:
+    """Issue 12: names outside the catalog are accepted; an unknown provider is still a 422 naming the known."""
+    caps = get_catalog().resolve("xai/grok-99")
+    assert (caps.listed, caps.uses, caps.wire_model) == (False, "xai defaults", "grok-99")
+    assert "not in Ferry's catalog" in caps.notes[0] and "'grok-99'" in caps.notes[0]
+    with pytest.raises(Unprocessable, match="known: anthropic"):
+        get_catalog().resolve("nosuch/grok-99")
 
 
 CATALOG_TOML = Path(catalog_module.__file__).with_name("catalog.toml")

@@ -94,3 +94,5 @@ class JobRecord(TypedDict, total=False):
     total_steps: int
     submitted_at: float
     batch: dict[str, Any]
+    model_resolution: dict[str, Any]
+    """How a name outside the catalog (or a Bedrock profile) was resolved: workers/providers/catalog.py."""

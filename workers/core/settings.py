@@ -5,6 +5,8 @@ value they need from it). Every variable is documented in README.md.
 """
 from __future__ import annotations
 
+import os
+import re
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -82,6 +84,9 @@ class Settings(BaseSettings):
     cohere_base_url: str | None = Field(default=None, alias="COHERE_BASE_URL")
     aws_region: str | None = Field(default=None, alias="AWS_REGION")
     """Bedrock's region when set (botocore itself reads only AWS_DEFAULT_REGION)."""
+    aws_default_region: str | None = Field(default=None, alias="AWS_DEFAULT_REGION")
+    endpoints_spec: str | None = Field(default=None, alias="FERRY_ENDPOINTS")
+    """``name=base_url,...``: OpenAI-compatible servers as providers (workers/providers/endpoints.py)."""
 
     #: boto3's credentials object, resolved once per Settings (see :meth:`_aws_credentials`).
     _aws_creds: Any = PrivateAttr(default=None)
@@ -106,7 +111,32 @@ class Settings(BaseSettings):
         """``s3://bucket[/prefix]`` / ``gs://…`` prefixes that s3:// and gs:// sources may name."""
         return [p.strip() for p in (self.source_buckets or "").split(",") if p.strip()]
 
+    def endpoints(self) -> dict[str, str]:
+        """FERRY_ENDPOINTS as {name: base_url}."""
+        out: dict[str, str] = {}
+        for item in (self.endpoints_spec or "").split(","):
+            name, sep, url = item.strip().partition("=")
+            if not item.strip():
+                continue
+            if not sep or not name.strip() or not url.strip():
+                raise ValueError(f"FERRY_ENDPOINTS entry {item!r} is not name=base_url")
+            out[name.strip()] = url.strip()
+        return out
+
+    def endpoint_env(self, name: str) -> dict[str, Any]:
+        """Per-endpoint overrides from ``<NAME>_IMAGE_FORMATS`` (comma-separated MIME types),
+        ``<NAME>_IMAGE_LONG_EDGE``, ``<NAME>_REQUEST_MAX_BYTES`` and ``<NAME>_PDF`` (native|text)."""
+        prefix = _env_prefix(name)
+        raw = {k: os.environ.get(f"{prefix}_{k.upper()}") for k in
+               ("image_formats", "image_long_edge", "request_max_bytes", "pdf")}
+        out: dict[str, Any] = {k: v.strip() for k, v in raw.items() if v and v.strip()}
+        if "image_formats" in out:
+            out["image_formats"] = [f.strip() for f in out["image_formats"].split(",") if f.strip()]
+        return out
+
     def provider_key(self, provider: str) -> str | None:
+        if provider in self.endpoints():
+            return os.environ.get(f"{_env_prefix(provider)}_API_KEY") or None
         if provider == "bedrock":
             return self._aws_credentials()  # boto3 resolves AWS credentials itself
         return getattr(self, f"{provider}_api_key", None)
@@ -117,7 +147,14 @@ class Settings(BaseSettings):
             return [u.strip() for u in self.staging.split(",") if u.strip()]
         return [self.storage] if self.storage.startswith(("s3://", "gs://")) else []
 
+    def bedrock_region(self) -> str:
+        """The region Bedrock is called in (AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1): it decides
+        which inference profiles a job may name and which one a profile-only model is sent through."""
+        return self.aws_region or self.aws_default_region or "us-east-1"
+
     def provider_base_url(self, provider: str) -> str | None:
+        if provider in self.endpoints():
+            return self.endpoints()[provider]
         return getattr(self, f"{provider}_base_url", None)
 
     def _aws_credentials(self) -> str | None:
@@ -147,3 +184,8 @@ _AWS_LOCK = threading.Lock()
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def _env_prefix(endpoint: str) -> str:
+    """``my-vllm`` -> ``MY_VLLM`` (the prefix of its environment variables)."""
+    return re.sub(r"[^A-Z0-9]", "_", endpoint.upper())

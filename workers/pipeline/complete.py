@@ -27,8 +27,12 @@ def _media_parts(ctx: Context, res: Resource) -> list[Part]:
         if out["kind"] == "text":
             parts.append(Part("text", text=out["text"]))
             continue
+        filename = res["source"].get("filename")
+        if out.get("page_range"):  # one of several documents split from one PDF: name its pages
+            first, last = out["page_range"]
+            filename = f"{(filename or 'document').rsplit('.', 1)[0]} pages {first}-{last}.pdf"
         part = Part("media", kind=out["kind"], mime=out["mime"], sha256=out.get("sha256"), size=out.get("bytes"),
-                    filename=res["source"].get("filename"), detail=res.get("detail"))
+                    filename=filename, detail=res.get("detail"))
         if how["method"] == "inline":
             part.data_b64 = read_blob_b64(ctx.storage, out["sha256"])
         elif how["method"] == "file":
@@ -40,7 +44,7 @@ def _media_parts(ctx: Context, res: Resource) -> list[Part]:
 
 
 def build_call(ctx: Context, record: JobRecord, resources: list[Resource]) -> Call:
-    caps = ctx.catalog.resolve(record["model"])
+    caps = ctx.catalog.resolve(record["model"], region=ctx.settings.bedrock_region())
     body = record["request"]
     messages: list[Message] = []
     for msg in body["messages"]:
@@ -58,9 +62,12 @@ def build_call(ctx: Context, record: JobRecord, resources: list[Resource]) -> Ca
                     parts.extend(_media_parts(ctx, resources[p["index"]]))
         messages.append(Message(msg["role"], parts))
     params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream", "stream_options")}
+    for old, new in caps.param_renames.items():  # the model's family takes another name (gpt-5: max_completion_tokens)
+        if old in params and new not in params:
+            params[new] = params.pop(old)
     base_url = ctx.settings.provider_base_url(caps.provider) or caps.default_base_url
     return Call(caps.provider, caps.model, messages, params, base_url, ctx.settings.provider_key(caps.provider),
-                task=task_for(record, caps))
+                task=task_for(record, caps), wire_model=caps.wire_model if caps.wire_model != caps.model else "")
 
 
 def shorten_payloads(obj: Any, call: Call) -> Any:
@@ -117,7 +124,7 @@ def complete(ctx: Context, job_id: str, record: JobRecord) -> None:
         hold(ctx.settings, "succeeded")
         return
     ctx.store.put_field(job_id, "provider_request", shown)
-    if not call.api_key:
+    if caps.key_required and not call.api_key:
         raise Unprocessable(f"{call.provider.upper()}_API_KEY is not set on the workers", param="request.model")
     try:
         body = send(native, adapter, ctx.settings.upstream_timeout, idempotency_key=f"ferry-{job_id}")

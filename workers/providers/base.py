@@ -49,6 +49,12 @@ class Call:
     api_key: str | None
     task: str = "chat"
     """``chat``, or ``images`` for image generation (workers/services/outputs.py ``task_for``)."""
+    wire_model: str = ""
+    """The id sent to the provider when it differs from ``model`` (a Bedrock inference profile)."""
+
+    @property
+    def send_model(self) -> str:
+        return self.wire_model or self.model
 
 
 @dataclass

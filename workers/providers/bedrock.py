@@ -60,7 +60,7 @@ def _block(p: Part, caps: ModelCaps, names: set[str]) -> dict[str, Any]:
 
 
 def build_request(call: Call) -> NativeRequest:
-    caps = get_catalog().resolve(f"bedrock/{call.model}")
+    caps = get_catalog().resolve(f"bedrock/{call.model}")  # capabilities only: the region was checked at submit
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     names: set[str] = set()
@@ -82,7 +82,7 @@ def build_request(call: Call) -> NativeRequest:
         config["stopSequences"] = [stop] if isinstance(stop, str) else stop
     if config:
         body["inferenceConfig"] = config
-    url = f"{call.base_url.rstrip('/')}/model/{quote(call.model, safe='')}/converse"
+    url = f"{call.base_url.rstrip('/')}/model/{quote(call.send_model, safe='')}/converse"
     return NativeRequest("POST", url, {"Content-Type": "application/json", "Authorization": "AWS4-HMAC-SHA256 (boto3)"},
                          body, redact_headers=("authorization",))
 
@@ -105,7 +105,8 @@ def _client(timeout: float) -> Any:
     config = Config(read_timeout=timeout, connect_timeout=10, retries={"max_attempts": 1, "mode": "standard"})
     from workers.core.settings import get_settings
 
-    return boto3.session.Session().client("bedrock-runtime", region_name=get_settings().aws_region, config=config)
+    return boto3.session.Session().client("bedrock-runtime", region_name=get_settings().bedrock_region(),
+                                         config=config)
 
 
 def send(native: NativeRequest, timeout: float) -> dict[str, Any]:

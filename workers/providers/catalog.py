@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from workers.core.errors import Unprocessable
+from workers.providers import endpoints as endpoints_mod
+from workers.providers import names, profiles
 
 Kind = Literal["image", "document", "audio", "video"]
 Delivery = Literal["inline", "url", "file", "storage", "youtube"]
@@ -89,6 +91,32 @@ class ModelEntry(BaseModel):
     document: DocumentCaps | None = None
     audio: AudioCaps | None = None
     video: VideoCaps | None = None
+    param_renames: dict[str, str] = {}
+    """OpenAI parameter -> the name this model takes (OpenAI gpt-5 / o-series: ``max_tokens`` ->
+    ``max_completion_tokens``); applied by the adapter."""
+    profile_only: bool = False
+    """Bedrock: AWS serves it only through an inference profile (a bare id is sent as the region's one)."""
+
+
+class FamilyEntry(ModelEntry):
+    """Defaults for names the catalog does not list, matched by ``fnmatch`` globs on the model name
+    (workers/providers/names.py); its quirks (``param_renames``, ``profile_only``) also apply to listed
+    models it matches."""
+
+    name: str
+    match: list[str]
+    source: str = ""
+
+
+class ProfileRules(BaseModel):
+    """Bedrock inference profiles: geography prefix -> the source regions (``fnmatch`` globs) it serves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    geographies: dict[str, list[str]]
+    prefer: list[str]
+    """Which geography a bare profile-only id is sent through, first whose regions include the configured one."""
+    source: str = ""
 
 
 class ProviderEntry(BaseModel):
@@ -106,6 +134,12 @@ class ProviderEntry(BaseModel):
     audio: AudioCaps | None = None
     video: VideoCaps | None = None
     models: dict[str, ModelEntry]
+    families: list[FamilyEntry] = []
+    default: ModelEntry = ModelEntry()
+    """What a name that is neither listed nor in a family gets: the provider's most conservative values."""
+    inference_profiles: ProfileRules | None = None
+    key_required: bool = True
+    """False for self-hosted endpoints: no ``Authorization`` unless ``<NAME>_API_KEY`` is set."""
 
 
 class ModelCaps(BaseModel):
@@ -124,6 +158,25 @@ class ModelCaps(BaseModel):
     document: DocumentCaps | None
     audio: AudioCaps | None
     video: VideoCaps | None
+    param_renames: dict[str, str] = {}
+    profile_only: bool = False
+    listed: bool = True
+    """False: the name is not in the catalog; ``uses`` says whose capabilities it got."""
+    uses: str = ""
+    """``openai/gpt-4o`` (a listed model), ``family gpt-5``, or ``openai defaults``."""
+    wire_model: str = ""
+    """The id sent to the provider: the name as given, except a Bedrock id served only through an
+    inference profile, sent as the configured region's profile."""
+    notes: list[str] = []
+    key_required: bool = True
+
+    @property
+    def resolution(self) -> dict[str, object] | None:
+        """What the job records about how its model was resolved (None for a listed name sent as given)."""
+        if self.listed and self.wire_model in ("", self.model) and not self.notes:
+            return None
+        return {"listed": self.listed, "uses": self.uses, "sent_as": self.wire_model or self.model,
+                "notes": list(self.notes)}
 
     @property
     def id(self) -> str:
@@ -150,6 +203,8 @@ class ModelCaps(BaseModel):
         return [name for kind, name in names.items() if getattr(self, kind) is not None]
 
 
+_FORMS = {"profile": "cross-Region inference profile id", "profile_arn": "inference profile ARN",
+          "foundation_arn": "foundation-model ARN", "application_arn": "application inference profile ARN"}
 _MODALITY = {"image": "image", "document": "file", "audio": "audio", "video": "video"}
 
 
@@ -157,9 +212,31 @@ class Catalog(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     providers: dict[str, ProviderEntry]
+    endpoint_defaults: ProviderEntry | None = None
+    """The template FERRY_ENDPOINTS providers are made from (workers/providers/endpoints.py)."""
+    endpoints: dict[str, endpoints_mod.EndpointOverride] = {}
+    """Per-endpoint overrides, by name."""
 
-    def resolve(self, model_id: str) -> ModelCaps:
-        """``"provider/model"`` -> resolved caps, or 422 naming what is unknown."""
+    def with_endpoints(self, urls: dict[str, str],
+                       env: dict[str, endpoints_mod.EndpointOverride] | None = None) -> Catalog:
+        """This catalog plus one provider per configured OpenAI-compatible endpoint."""
+        if not urls or self.endpoint_defaults is None:
+            return self
+        providers = dict(self.providers)
+        for name, url in urls.items():
+            endpoints_mod.check_name(name, self.providers)
+            layers = [o for o in (self.endpoints.get(name), (env or {}).get(name)) if o is not None]
+            providers[name] = endpoints_mod.provider_entry(self.endpoint_defaults, name, url, *layers)
+        return self.model_copy(update={"providers": providers})
+
+    def resolve(self, model_id: str, *, region: str | None = None) -> ModelCaps:
+        """``"provider/model"`` -> resolved caps; 422 only for a malformed id or an unknown provider.
+
+        A name the catalog does not list gets a listed model's caps (a snapshot or alias of it), a family's
+        or the provider's defaults (workers/providers/names.py), and ``notes`` saying so; the provider is
+        called with the name as given. Bedrock (``region``: where it is called): a profile id or ARN gets its
+        base model's caps and is checked against the region; a bare profile-only id is sent as the region's
+        profile (``wire_model``)."""
         provider, sep, model = model_id.partition("/")
         if not sep or not provider or not model:
             raise Unprocessable(
@@ -171,35 +248,73 @@ class Catalog(BaseModel):
                 f"unknown provider {provider!r} in model {model_id!r}; known: {', '.join(sorted(self.providers))}",
                 param="request.model",
             )
-        m = entry.models.get(model)
-        if m is None:
-            raise Unprocessable(
-                f"unknown model {model_id!r}; {provider} models: {', '.join(sorted(entry.models))}",
-                param="request.model",
-            )
+        notes: list[str] = []
+        base, wire = model, model
+        ref = None
+        rules = entry.inference_profiles
+        if rules is not None:
+            ref = profiles.parse(model, rules.geographies)
+            profiles.check_region(model, ref, rules.geographies, region)
+            base = ref.base
+            if ref.form != "bare":
+                notes.append(f"{model!r} is a Bedrock {_FORMS[ref.form]}: capabilities of its model "
+                             f"{base or '(not named in an application profile ARN)'}; sent as given")
+        before = len(notes)
+        layers, listed, uses = self._layers(entry, provider, base, notes, model)
+        listed = listed and (ref is None or ref.form == "bare")
+        profile_only = any(layer.profile_only for layer in layers if layer is not None)
+        if ref is not None and rules is not None and ref.form == "bare" and profile_only:
+            geo, wire = profiles.profile_for(base, rules.geographies, rules.prefer, region)
+            notes.append(f"AWS serves {base} only through inference profiles: sent as {wire} (the {geo} profile "
+                         f"of region {region or 'us-east-1'})")
+        elif len(notes) > before:
+            notes[before] += f"; the provider is called with {model!r}"
+        merged: dict[str, object] = {}
+        for layer in layers:
+            if layer is not None:
+                merged.update(layer.model_dump(exclude_unset=True, include={"input_modalities", "output_modalities"}))
+        inputs = merged.get("input_modalities", ModelEntry().input_modalities)
+        renames: dict[str, str] = {}
+        for layer in layers:
+            if layer is not None:
+                renames.update(layer.param_renames)
         kinds: dict[str, object] = {}
         for kind, modality in _MODALITY.items():
-            if modality not in m.input_modalities:
+            if modality not in inputs:  # type: ignore[operator]
                 kinds[kind] = None
                 continue
-            base = getattr(entry, kind)
-            override = getattr(m, kind)
-            if base is None:
-                kinds[kind] = override
-            elif override is None:
-                kinds[kind] = base
-            else:
-                kinds[kind] = base.model_copy(update=override.model_dump(exclude_unset=True))
+            caps = getattr(entry, kind)
+            for layer in layers:
+                override = getattr(layer, kind) if layer is not None else None
+                if override is None:
+                    continue
+                caps = override if caps is None else caps.model_copy(update=override.model_dump(exclude_unset=True))
+            kinds[kind] = caps
         return ModelCaps(
-            provider=provider,
-            model=model,
-            adapter=entry.adapter,
-            default_base_url=entry.default_base_url,
-            input_modalities=m.input_modalities,
-            output_modalities=m.output_modalities,
-            request_max_bytes=entry.request_max_bytes,
-            **kinds,
+            provider=provider, model=model, adapter=entry.adapter, default_base_url=entry.default_base_url,
+            input_modalities=inputs, output_modalities=merged.get("output_modalities", ["text"]),
+            request_max_bytes=entry.request_max_bytes, param_renames=renames, profile_only=profile_only,
+            listed=listed, uses=uses, wire_model=wire, notes=notes, key_required=entry.key_required, **kinds,
         )
+
+    def _layers(self, entry: ProviderEntry, provider: str, base: str, notes: list[str],
+                model: str) -> tuple[tuple[ModelEntry | None, ModelEntry | None], bool, str]:
+        """(family, model entry) layered over the provider's kinds, whether ``base`` is listed, and whose caps
+        it uses; appends the note a name outside the catalog gets."""
+        family = names.family_match(base, entry.families) if base else None
+        listed_name = names.listed_match(base, entry.models) if base else None
+        if listed_name is not None:
+            if listed_name != base:
+                notes.append(f"{provider}/{model} is not in Ferry's catalog: using the capabilities of "
+                             f"{provider}/{listed_name} (a snapshot or alias of it)")
+            return (family, entry.models[listed_name]), listed_name == base, f"{provider}/{listed_name}"
+        if family is not None:
+            notes.append(f"{provider}/{model} is not in Ferry's catalog: using the defaults of the {provider} "
+                         f"family {family.name!r} ({', '.join(family.match)})")
+            return (family, None), False, f"family {family.name}"
+        notes.append(f"{provider}/{model} is not in Ferry's catalog and matches no family: using {provider}'s "
+                     f"provider defaults (its most conservative limits)")
+        return (None, entry.default), False, f"{provider} defaults"
 
     def model_ids(self) -> list[str]:
         return [f"{p}/{m}" for p, e in self.providers.items() for m in e.models]

@@ -35,8 +35,8 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
         fields.request, max_bytes=ctx.settings.max_download_bytes, max_resources=ctx.settings.max_resources
     )
     model = parsed.body["model"]
-    caps = ctx.catalog.resolve(model)
-    if not dry_run and not ctx.settings.provider_key(caps.provider):
+    caps = ctx.catalog.resolve(model, region=ctx.settings.bedrock_region())  # any name of a known provider
+    if not dry_run and caps.key_required and not ctx.settings.provider_key(caps.provider):
         raise Unprocessable(
             f"no API key for {caps.provider}: set {caps.provider.upper()}_API_KEY, or submit with dry_run: true",
             param="request.model",
@@ -72,6 +72,7 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
         "webhook": webhook,
         "total_steps": total_steps(len(resources)),
         "submitted_at": time.time(),
+        **({"model_resolution": caps.resolution} if caps.resolution else {}),  # family defaults, profile used
         **({"batch": batch} if batch else {}),  # batch line: workers/services/batches.py counts it
     }
     try:  # one round trip: the job, its blobs' references, its first steps' deadlines, the counter

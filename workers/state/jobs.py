@@ -232,6 +232,7 @@ class JobStore:
             "created_at": int(h["created_at"]),
             "updated_at": int(h["updated_at"]),
             "model": record["model"],
+            **({"model_resolution": record["model_resolution"]} if record.get("model_resolution") else {}),
             "dry_run": record.get("dry_run", False),
             "metadata": record.get("metadata") or {},
             "resources": [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h],

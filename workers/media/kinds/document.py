@@ -7,6 +7,7 @@ from typing import Any
 
 from workers.core.errors import TooLarge, UnsupportedMedia, Unprocessable
 from workers.media import pdf
+from workers.media.kinds.pdf_split import split_parts, split_step
 from workers.media.kinds.common import encode_args, encode_picture, mb
 from workers.media.sizing import target_size
 from workers.providers.catalog import ImageCaps, ModelCaps
@@ -51,6 +52,21 @@ def plan(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) -> lis
             why = "decrypted (empty user password)" if facts.get("encrypted") else "cross-reference table rebuilt"
             return [{"op": "pdf_rewrite", "reason": f"PDF {why}; sending a clean copy natively to {caps.id}"}]
         return [{"op": "keep", "reason": f"PDF with {facts.get('pages')} pages is within {caps.id}'s limits; sent natively"}]
+    split = split_step(facts, caps) if strategy == "auto" and problem and (
+        "pages" in problem or "MB" in problem) else None
+    if split is not None:  # several native documents (Bedrock); leftover pages as text and images below
+        left = _pages_step(facts, caps, options, "auto")
+        left["reason"] = (f"pages the {split['max_parts']} documents have no room for: their text, and images of up "
+                          f"to {len(left.get('image_pages') or [])} of them")
+        split["leftover"] = left
+        split["reason"] = f"{problem}; {split['reason']}"
+        return [split]
+    return [_pages_step(facts, caps, options, strategy, problem)]
+
+
+def _pages_step(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any], strategy: str,
+                problem: str | None = None) -> dict[str, Any]:
+    """``pdf_pages``: the text of every page and images of the first ``pdf_image_pages``."""
     pages = int(facts.get("pages") or 0)
     with_text = strategy in ("auto", "text")
     with_images = strategy in ("auto", "images") and caps.image is not None
@@ -75,7 +91,7 @@ def plan(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) -> lis
     step["reason"] = f"{why}; sending {' and '.join(parts) or 'nothing'} instead"
     if not parts:
         raise Unprocessable(f"{caps.id} cannot take this PDF: {why}")
-    return [step]
+    return step
 
 
 def transform(src: Path, facts: dict[str, Any], steps: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
@@ -85,6 +101,13 @@ def transform(src: Path, facts: dict[str, Any], steps: list[dict[str, Any]], wor
         return [{"path": dest, "kind": "document", "mime": "application/pdf", "pages": facts.get("pages")}]
     if step["op"] == "pdf_pages":
         return _pages(src, step, workdir)
+    if step["op"] == "pdf_split":
+        parts, rest = split_parts(src, facts, step, workdir)
+        if not rest:
+            return parts
+        left = step["leftover"]  # the same text + images recipe, for the pages the documents had no room for
+        images = left.get("image_pages") or []
+        return parts + _pages(src, {**left, "text_pages": rest, "image_pages": rest[:len(images)]}, workdir)
     raise Unprocessable(f"unknown document transform {step['op']!r}")
 
 

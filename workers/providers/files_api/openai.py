@@ -26,4 +26,7 @@ def upload(path: Path, mime: str, filename: str, *, base_url: str, api_key: str,
 
 
 def is_stale(status: int | None, message: str) -> bool:
-    return status == 404 and "file" in message.lower()
+    """Chat answers a file id OpenAI no longer has with **400** ``No such File object: file-…`` (issue 12);
+    the Files API itself answers 404."""
+    text = message.lower()
+    return (status == 400 and "no such file object" in text) or (status == 404 and "file" in text)
