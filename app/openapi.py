@@ -225,6 +225,9 @@ def spec() -> dict[str, Any]:
                                           "parameters": [_id_param("model_id", "provider/model")],
                                           "responses": {"200": _json(_ref("Model")), **_errors(401, 404)}}},
     }
+    from app.ui.openapi_paths import ui_paths  # the browser UI (issue 16)
+
+    paths.update(ui_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Ferry", "version": "1",

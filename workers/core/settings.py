@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     staging: str | None = Field(default=None, alias="FERRY_STAGING")
     url_cache_seconds: int = Field(default=300, alias="FERRY_URL_CACHE_SECONDS")
     presign_seconds: int = Field(default=3600, alias="FERRY_PRESIGN_SECONDS")
+    # -- issue 16: the browser UI at /ui/ (app/ui/session.py)
+    #: Signs the UI's session cookie; unset: a random secret kept in FERRY_DATA_DIR/ui-secret (one machine).
+    ui_secret: str | None = Field(default=None, alias="FERRY_UI_SECRET")
+    ui_session_seconds: int = Field(default=12 * 3600, alias="FERRY_UI_SESSION_SECONDS")
+    ui_secure_cookie: bool = Field(default=False, alias="FERRY_UI_SECURE_COOKIE")
 
     openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
