@@ -147,15 +147,20 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pid = 0
+        self._wakes_at = 0.0  # when the thread next wakes by itself (monotonic)
 
     def add(self, lease: Renewable) -> None:
+        due = time.monotonic() + lease.ttl / 3
         with self._lock:
-            self._held[id(lease)] = (lease, time.monotonic() + lease.ttl / 3)
+            self._held[id(lease)] = (lease, due)
             if self._pid != os.getpid():  # first lease here, or a forked child without the parent's thread
                 self._pid = os.getpid()
                 self._held = {id(lease): self._held[id(lease)]}
+                self._wakes_at = 0.0
                 threading.Thread(target=self._run, name="lease-heartbeat", daemon=True).start()
-        self._wake.set()  # a lease with a shorter TTL may be due before the thread would wake
+            early = due < self._wakes_at  # due before the thread would wake: wake it (else let it sleep)
+        if early:
+            self._wake.set()
 
     def remove(self, lease: Renewable) -> None:
         with self._lock:
@@ -165,13 +170,17 @@ class Heartbeat:
         while True:
             with self._lock:
                 due = [lease for lease, at in self._held.values() if at <= time.monotonic()]
-                next_at = min((at for _, at in self._held.values()), default=time.monotonic() + 1.0)
             for lease in due:
                 lease.renew()
                 with self._lock:
                     if id(lease) in self._held:
                         self._held[id(lease)] = (lease, time.monotonic() + lease.ttl / 3)
-            self._wake.wait(max(0.02, min(1.0, next_at - time.monotonic())))
+            with self._lock:  # next wake and the time add() compares with, under one lock: none is missed
+                now = time.monotonic()
+                next_at = min((at for _, at in self._held.values()), default=now + 1.0)
+                pause = max(0.02, min(1.0, next_at - now))
+                self._wakes_at = now + pause
+            self._wake.wait(pause)
             self._wake.clear()
 
 

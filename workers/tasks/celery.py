@@ -20,6 +20,7 @@ from workers.core.embedded_redis import celery_url, redis_url
 from workers.core.settings import get_settings
 from workers.pipeline.routing import STAGE_QUEUE
 from workers.state import metrics
+from workers.tasks.broker import install as share_broker_clients
 
 QUEUES = ("io", "cpu", "llm")
 TASK_MODULES = ["workers.tasks.stages", "workers.tasks.batches", "workers.tasks.webhooks"]
@@ -28,6 +29,7 @@ ROUTES = {f"ferry.{step}": {"queue": name} for step, name in STAGE_QUEUE.items()
 
 
 def make_celery() -> Celery:
+    share_broker_clients()  # one Redis client per broker channel (workers/tasks/broker.py)
     settings = get_settings()
     broker = celery_url(redis_url(settings))
     app = Celery("ferry", broker=broker, include=TASK_MODULES)
