@@ -26,11 +26,11 @@ from flask import Flask, Response, jsonify, request
 from . import served
 from .anthropic_sim import _BlockReader, _check_totals, render_error as anthropic_error
 from .chatlike import STREAM_UNSUPPORTED
-from .common import Part, completion_tokens, content_items, describe, load_json_body, prompt_tokens, request_id
+from .common import Part, completion_tokens, content_items, describe, prompt_tokens, request_id
 from .controls import SimReject, discard_body, install_controls, record_parts
 from .files import FileStore
 from .gemini_sim import _read_part
-from .gemini_wire import bad, render_error as google_error
+from .gemini_wire import bad, read_json, render_error as google_error
 
 VERTEX_VERSION = "vertex-2023-10-16"
 LOCATIONS = ("global", "us", "eu", "us-central1", "us-east1", "us-east5", "europe-west1", "europe-west4",
@@ -87,14 +87,7 @@ def create_app(api_key: str = "sim-key", project: str = "ferry-sim", models: Ite
 
 
 def _body(limit: int) -> tuple[bytes, dict[str, Any]]:
-    if (request.content_length or 0) > limit:
-        discard_body()
-        raise bad(f"Request payload size exceeds the limit: {limit} bytes.")
-    raw = request.get_data()
-    try:
-        body = load_json_body(raw)
-    except ValueError as exc:
-        raise bad(f"Invalid JSON payload received. {exc}")
+    raw, body = read_json(limit)
     if not isinstance(body, dict):
         raise bad("Invalid JSON payload received. Expected an object.")
     return raw, body

@@ -14,7 +14,7 @@ from typing import Any
 from workers.core.errors import UpstreamError
 from workers.providers import anthropic
 from workers.providers.base import Call, NativeRequest, upstream_error
-from workers.providers.vertex_gemini import bearer_headers, model_url
+from workers.providers.vertex_gemini import as_vertex, vertex_request
 
 VERTEX_VERSION = "vertex-2023-10-16"
 
@@ -22,14 +22,11 @@ VERTEX_VERSION = "vertex-2023-10-16"
 def build_request(call: Call) -> NativeRequest:
     body = {k: v for k, v in anthropic.build_request(call).json.items() if k != "model"}
     body["anthropic_version"] = VERTEX_VERSION
-    return NativeRequest("POST", model_url(call, "anthropic", "rawPredict"), bearer_headers(call), body,
-                         redact_headers=("authorization",))
+    return vertex_request(call, "anthropic", "rawPredict", body)
 
 
 def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:
-    out = anthropic.parse_response(body, call)
-    out["model"] = f"vertex/{call.model}"
-    return out
+    return as_vertex(anthropic.parse_response(body, call), call)
 
 
 def parse_error(status: int, body: Any) -> UpstreamError:

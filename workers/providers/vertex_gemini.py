@@ -24,25 +24,28 @@ def _camel(part: dict[str, Any]) -> dict[str, Any]:
     return {_CAMEL.get(k, k): (_camel(v) if isinstance(v, dict) else v) for k, v in part.items()}
 
 
-def bearer_headers(call: Call) -> dict[str, str]:
-    return {"Authorization": f"Bearer {call.api_key or ''}", "Content-Type": "application/json"}
+def vertex_request(call: Call, publisher: str, method: str, body: dict[str, Any]) -> NativeRequest:
+    """POST ``body`` to ``{resource}/publishers/{publisher}/models/{model}:{method}`` with the bearer token
+    (shared with workers/providers/vertex_anthropic.py)."""
+    url = f"{call.base_url.rstrip('/')}/publishers/{publisher}/models/{quote(call.model, safe='@.-_')}:{method}"
+    headers = {"Authorization": f"Bearer {call.api_key or ''}", "Content-Type": "application/json"}
+    return NativeRequest("POST", url, headers, body, redact_headers=("authorization",))
 
 
-def model_url(call: Call, publisher: str, method: str) -> str:
-    return f"{call.base_url.rstrip('/')}/publishers/{publisher}/models/{quote(call.model, safe='@.-_')}:{method}"
+def as_vertex(out: dict[str, Any], call: Call) -> dict[str, Any]:
+    """The completion named as Ferry knows the model: ``vertex/<model>``."""
+    out["model"] = f"vertex/{call.model}"
+    return out
 
 
 def build_request(call: Call) -> NativeRequest:
     body = dict(gemini.build_request(call).json)
     body["contents"] = [{**c, "parts": [_camel(p) for p in c["parts"]]} for c in body["contents"]]
-    return NativeRequest("POST", model_url(call, "google", "generateContent"), bearer_headers(call), body,
-                         redact_headers=("authorization",))
+    return vertex_request(call, "google", "generateContent", body)
 
 
 def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:
-    out = gemini.parse_response(body, call)
-    out["model"] = f"vertex/{call.model}"
-    return out
+    return as_vertex(gemini.parse_response(body, call), call)
 
 
 def parse_error(status: int, body: Any) -> UpstreamError:
