@@ -108,3 +108,13 @@ def test_dry_run_shows_the_azure_request(client, azure):
     req = job["provider_request"]
     assert req["url"] == f"{azure.url}/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
     assert req["headers"]["api-key"] == "<redacted>" and "Authorization" not in req["headers"]
+
+
+def test_models_lists_azure_as_accepting_any_deployment(client):
+    listed = client.get("/v1/models?provider=azure", headers=AUTH).json
+    assert listed["data"] == []  # deployments are named by their owner
+    other = listed["other_models"][0]
+    assert other["provider"] == "azure" and other["accepted"] and "gpt-5" in [f["name"] for f in other["families"]]
+    one = client.get("/v1/models/azure/gpt-4o-mini", headers=AUTH).json
+    assert one["listed"] is False and one["model_resolution"]["uses"] == "openai/gpt-4o-mini"
+    assert one["limits"]["image"]["max_per_request"] == 10 and one["delivery"]["document"] == ["inline", "file"]

@@ -34,6 +34,7 @@ BUCKET = f"ferry-vertex-{uuid.uuid4().hex[:8]}"
 PROJECT = "adc-project"
 TOKEN = "ya29.adc-" + uuid.uuid4().hex[:12]
 IMAGES = CORPUS / "images"
+PDF = CORPUS / "pdf" / "pdflatex-4-pages.pdf"
 
 
 class _TokenEndpoint(http.server.BaseHTTPRequestHandler):
@@ -74,6 +75,7 @@ def world(sims: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Ite
                                 client_options={"api_endpoint": gcs.url}).create_bucket(BUCKET)
         for name, path, mime in (("in/hopper.png", IMAGES / "hopper.png", "image/png"),
                                  ("in/hopper.bmp", IMAGES / "hopper.bmp", "image/bmp"),
+                                 ("in/report.pdf", PDF, "application/pdf"),
                                  ("secret/hopper.png", IMAGES / "hopper.png", "image/png")):
             bucket.blob(name).upload_from_filename(str(path), content_type=mime)
         env = {**gcs.env, "GOOGLE_APPLICATION_CREDENTIALS": str(sa), "VERTEX_ACCESS_TOKEN": "",
@@ -95,15 +97,17 @@ def calls(sim: SimServer) -> list[dict[str, Any]]:
 
 def test_a_gs_source_is_sent_as_its_uri_not_downloaded(world):
     stack, vertex = world["stack"], world["vertex"]
-    uri = f"gs://{BUCKET}/in/hopper.png"
-    job = stack.run(job_body("vertex/gemini-2.5-flash", image_part(uri)), timeout=90)
+    uri, pdf = f"gs://{BUCKET}/in/hopper.png", f"gs://{BUCKET}/in/report.pdf"
+    job = stack.run(job_body("vertex/gemini-2.5-flash", image_part(uri), {"type": "file", "file": {"file_id": pdf}}),
+                    timeout=90)
     assert job["status"] == "succeeded", job.get("error")
-    res = job["resources"][0]
-    assert res["delivery"]["method"] == "storage" and res["delivery"]["ref"] == uri
-    assert res["source"].get("sha256") is None and res["source"]["bytes"] == (IMAGES / "hopper.png").stat().st_size
-    assert any("not downloaded" in n for n in res["notes"])
-    part = calls(vertex)[-1]["parts"][1]
-    assert part["source"] == "url" and uri in part["label"]
+    for res, ref, path in zip(job["resources"], (uri, pdf), (IMAGES / "hopper.png", PDF)):
+        assert res["delivery"]["method"] == "storage" and res["delivery"]["ref"] == ref
+        assert res["source"].get("sha256") is None and res["source"]["bytes"] == path.stat().st_size
+        assert any("not downloaded" in n for n in res["notes"]) and res["transforms"] == []
+    sent = calls(vertex)[-1]["parts"]
+    assert [(p["kind"], p["source"], p["declared_mime"], p["ref"]) for p in sent[1:]] == [
+        ("image", "url", "image/png", uri), ("document", "url", "application/pdf", pdf)]
     assert calls(vertex)[-1]["path"] == \
         f"/v1/projects/{PROJECT}/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent"
     assert _TokenEndpoint.grants, "google-auth never asked the token endpoint"
