@@ -118,3 +118,16 @@ def test_models_lists_azure_as_accepting_any_deployment(client):
     one = client.get("/v1/models/azure/gpt-4o-mini", headers=AUTH).json
     assert one["listed"] is False and one["model_resolution"]["uses"] == "openai/gpt-4o-mini"
     assert one["limits"]["image"]["max_per_request"] == 10 and one["delivery"]["document"] == ["inline", "file"]
+
+
+def test_a_file_azure_no_longer_has_is_uploaded_again(client, azure):
+    first = run(client, job_body("azure/gpt-4o", pdf_part(), delivery={"prefer": "file"}))
+    assert first["status"] == "succeeded", first.get("error")
+    azure.state.reset()  # Azure forgets every file: the cached id is stale now
+    again = run(client, job_body("azure/gpt-4o", pdf_part(), delivery={"prefer": "file"}))
+    assert again["status"] == "succeeded", again.get("error")
+    log = azure.state.log()
+    stale = [e for e in chats(azure) if e["status"] == 400]
+    assert stale and "No such File object" in stale[0]["error"]
+    assert [e["status"] for e in log if e["method"] == "POST" and e["path"] == "/openai/files"] == [201]
+    assert "re-uploaded after azure said the file was gone" in again["resources"][0]["delivery"]["reason"]
