@@ -21,7 +21,7 @@ from workers.pipeline.steps import MAX_RETRIES
 from workers.providers import files_api
 from workers.core.settings import Settings
 
-UPLOAD_PATH = {"openai": "/v1/files", "anthropic": "/v1/files", "gemini": "/upload/v1beta/files"}
+UPLOAD_PATH = {"openai": "/v1/files", "anthropic": "/v1/files", "gemini": "/upload/v1beta/files", "azure": "/openai/files"}
 ANTHROPIC = "anthropic/claude-sonnet-4-5"
 
 

@@ -3,7 +3,9 @@
 Prints the environment a Ferry process needs (one ``NAME=value`` per line, ready for
 ``export`` or an env file), using DESIGN.md's base-URL conventions: OpenAI and xAI include
 ``/v1``; Anthropic, Gemini, Mistral and Cohere do not; Bedrock via boto3's
-``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``.
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``; Azure as ``AZURE_OPENAI_ENDPOINT``; Vertex as ``VERTEX_BASE_URL`` with
+``GOOGLE_CLOUD_PROJECT`` and a static ``VERTEX_ACCESS_TOKEN``; the generic OpenAI-compatible server as
+``FERRY_ENDPOINTS=compat=…/v1``.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import threading
 
 from .server import DEFAULT_API_KEY, env_for, run_all, stop_all
 
-ORDER = ("openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere")
+ORDER = ("openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere", "azure", "vertex", "compat")
 
 
 def main(argv: list[str] | None = None) -> int:

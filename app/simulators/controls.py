@@ -34,7 +34,7 @@ LOGGED_HEADERS = (
     "x-goog-upload-header-content-length", "x-goog-upload-header-content-type",
     "x-amz-date", "x-amz-content-sha256", "idempotency-key", "openai-beta",
 )
-SECRET_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
+SECRET_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 
 
 class SimReject(Exception):

@@ -12,13 +12,13 @@ import base64
 import re
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 
-from .common import Part, completion_tokens, describe, load_json_body, prompt_tokens, request_id
-from .controls import SimReject, discard_body, install_controls, record_parts
+from .common import Part, completion_tokens, describe, prompt_tokens, request_id
+from .controls import SimReject, install_controls, record_parts
 from . import served
 from .gemini_files import register_files
-from .gemini_wire import ALLOWED_CANONICAL, VER, bad, check_key, get_field, render_error
+from .gemini_wire import ALLOWED_CANONICAL, VER, bad, check_key, get_field, read_json, render_error
 from .generated import make_png
 from .media import MediaError, b64decode_strict, canonical_mime, inspect_lenient, inspect_media
 
@@ -59,14 +59,7 @@ def create_app(api_key: str = "sim-key", inline_limit: int = MAX_INLINE_REQUEST_
         model, _, action = model_action.partition(":")
         if action != "generateContent":
             raise SimReject(404, f"Method {action or '(none)'} is not supported by the simulator.", "NOT_FOUND")
-        if (request.content_length or 0) > inline_limit:
-            discard_body()
-            raise bad(f"Request payload size exceeds the limit: {inline_limit} bytes.")
-        raw = request.get_data()
-        try:
-            body = load_json_body(raw)
-        except ValueError as exc:
-            raise bad(f"Invalid JSON payload received. {exc}")
+        raw, body = read_json(inline_limit)
         contents = body.get("contents") if isinstance(body, dict) else None
         if not isinstance(contents, list) or not contents:
             raise bad("* GenerateContentRequest.contents: contents is not specified")

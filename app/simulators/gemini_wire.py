@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from .controls import SimReject
+from .common import load_json_body
+from .controls import SimReject, discard_body
 from .media import canonical_mime
 
 ALLOWED_MIMES = {
@@ -56,3 +57,15 @@ def check_key(api_key: str) -> None:
                         "this API.", "PERMISSION_DENIED")
     if key != api_key:
         raise bad("API key not valid. Please pass a valid API key.")
+
+
+def read_json(limit: int) -> tuple[bytes, Any]:
+    """The raw body and its JSON (Gemini and Vertex): over ``limit`` bytes or not JSON is Google's 400."""
+    if (request.content_length or 0) > limit:
+        discard_body()
+        raise bad(f"Request payload size exceeds the limit: {limit} bytes.")
+    raw = request.get_data()
+    try:
+        return raw, load_json_body(raw)
+    except ValueError as exc:
+        raise bad(f"Invalid JSON payload received. {exc}")

@@ -30,7 +30,12 @@ BASE_URLS: dict[str, tuple[str, str]] = {
     "mistral": ("MISTRAL", ""),
     "xai": ("XAI", "/v1"),
     "cohere": ("COHERE", ""),
+    "azure": ("AZURE_OPENAI", ""),
+    "vertex": ("VERTEX", ""),
+    "compat": ("COMPAT", "/v1"),
 }
+#: The project the Vertex simulator serves (GOOGLE_CLOUD_PROJECT in env_for).
+VERTEX_PROJECT = "ferry-sim"
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -75,10 +80,12 @@ class SimServer:
 
 def create_apps(api_key: str = DEFAULT_API_KEY, **options: Any) -> dict[str, Flask]:
     """One app per provider (imported lazily so a broken simulator does not hide the others)."""
-    from . import anthropic_sim, bedrock_sim, cohere_sim, gemini_sim, mistral_sim, openai_sim, xai_sim
+    from . import (anthropic_sim, azure_sim, bedrock_sim, cohere_sim, compat_sim, gemini_sim, mistral_sim, openai_sim,
+                   vertex_sim, xai_sim)
 
     modules = {"openai": openai_sim, "anthropic": anthropic_sim, "gemini": gemini_sim,
-               "bedrock": bedrock_sim, "mistral": mistral_sim, "xai": xai_sim, "cohere": cohere_sim}
+               "bedrock": bedrock_sim, "mistral": mistral_sim, "xai": xai_sim, "cohere": cohere_sim,
+               "azure": azure_sim, "vertex": vertex_sim, "compat": compat_sim}
     return {name: mod.create_app(api_key=api_key, **options.get(name, {}))
             for name, mod in modules.items()}
 
@@ -114,6 +121,16 @@ def env_for(servers: Mapping[str, SimServer], api_key: str = DEFAULT_API_KEY) ->
                 "AWS_ACCESS_KEY_ID": "sim-access-key",
                 "AWS_SECRET_ACCESS_KEY": "sim-secret-key",
             })
+            continue
+        if name == "azure":  # openai-python AzureOpenAI's variables (OPENAI_API_VERSION: Ferry's default)
+            env.update({"AZURE_OPENAI_ENDPOINT": server.url, "AZURE_OPENAI_API_KEY": api_key})
+            continue
+        if name == "vertex":  # a static bearer token instead of Application Default Credentials
+            env.update({"VERTEX_BASE_URL": server.url, "GOOGLE_CLOUD_PROJECT": VERTEX_PROJECT,
+                        "VERTEX_LOCATION": "us-central1", "VERTEX_ACCESS_TOKEN": api_key})
+            continue
+        if name == "compat":  # a generic OpenAI-compatible server as the FERRY_ENDPOINTS provider "compat"
+            env.update({"FERRY_ENDPOINTS": f"compat={server.url}{suffix}", "COMPAT_API_KEY": api_key})
             continue
         env[f"{prefix}_BASE_URL"] = server.url + suffix
         env[f"{prefix}_API_KEY"] = api_key

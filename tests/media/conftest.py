@@ -11,8 +11,9 @@ from workers.providers.catalog import ModelCaps, get_catalog
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
-#: One model per provider (the first listed), plus models that exercise other modalities.
-MODELS = [f"{p}/{next(iter(e.models))}" for p, e in get_catalog().providers.items()] + [
+#: One model per provider (the first listed; Azure lists none: deployments are named by their owner), plus
+#: models that exercise other modalities.
+MODELS = [f"{p}/{next(iter(e.models), 'gpt-4o')}" for p, e in get_catalog().providers.items()] + [
     "openai/gpt-4o-audio-preview", "cohere/command-a-03-2025", "bedrock/amazon.nova-pro-v1:0"]
 
 

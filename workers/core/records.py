@@ -53,6 +53,8 @@ class Output(TypedDict, total=False):
     timestamp_s: float
     youtube: bool
     url: str
+    passthrough: bool
+    """A cloud source the provider reads itself (``url`` is its gs:// URI; no sha256)."""
 
 
 class Decision(TypedDict, total=False):

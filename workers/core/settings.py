@@ -15,11 +15,13 @@ from typing import Any
 from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.core import google_credentials
+
 #: Used when FERRY_API_KEYS is unset, so a fresh checkout works with no setup.
 LOCAL_API_KEY = "ferry-local-key"
 LOCAL_TENANT = "local"
 
-PROVIDER_IDS = ("openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere")
+PROVIDER_IDS = ("openai", "anthropic", "gemini", "bedrock", "mistral", "xai", "cohere", "azure", "vertex")
 
 
 class Settings(BaseSettings):
@@ -92,6 +94,16 @@ class Settings(BaseSettings):
     aws_default_region: str | None = Field(default=None, alias="AWS_DEFAULT_REGION")
     endpoints_spec: str | None = Field(default=None, alias="FERRY_ENDPOINTS")
     """``name=base_url,...``: OpenAI-compatible servers as providers (workers/providers/endpoints.py)."""
+    # -- issue 12: Azure OpenAI (as openai-python's AzureOpenAI reads them) and Vertex AI
+    azure_openai_endpoint: str | None = Field(default=None, alias="AZURE_OPENAI_ENDPOINT")
+    azure_openai_api_key: str | None = Field(default=None, alias="AZURE_OPENAI_API_KEY")
+    openai_api_version: str = Field(default="2024-10-21", alias="OPENAI_API_VERSION")
+    """Azure's ``api-version`` query parameter (the SDK requires it; Ferry defaults to the GA 2024-10-21)."""
+    google_cloud_project: str | None = Field(default=None, alias="GOOGLE_CLOUD_PROJECT")
+    vertex_location: str = Field(default="us-central1", alias="VERTEX_LOCATION")
+    vertex_base_url: str | None = Field(default=None, alias="VERTEX_BASE_URL")
+    vertex_access_token: str | None = Field(default=None, alias="VERTEX_ACCESS_TOKEN")
+    """A fixed bearer token (tests, local use, a proxy); unset: Application Default Credentials via google-auth."""
 
     #: boto3's credentials object, resolved once per Settings (see :meth:`_aws_credentials`).
     _aws_creds: Any = PrivateAttr(default=None)
@@ -144,7 +156,26 @@ class Settings(BaseSettings):
             return os.environ.get(f"{_env_prefix(provider)}_API_KEY") or None
         if provider == "bedrock":
             return self._aws_credentials()  # boto3 resolves AWS credentials itself
+        if provider == "azure":
+            return self.azure_openai_api_key if self.azure_openai_endpoint else None
+        if provider == "vertex":
+            if not self.vertex_project():
+                return None
+            return self.vertex_access_token or google_credentials.access_token()
         return getattr(self, f"{provider}_api_key", None)
+
+    def credential_hint(self, provider: str) -> str:
+        """What to set so that ``provider`` has credentials (named in the 422 of a submit without them)."""
+        return {"azure": "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY",
+                "vertex": "GOOGLE_CLOUD_PROJECT and Application Default Credentials (or VERTEX_ACCESS_TOKEN)",
+                "bedrock": "AWS credentials (AWS_ACCESS_KEY_ID, a profile or a role)"}.get(
+            provider, f"{_env_prefix(provider)}_API_KEY")
+
+    def vertex_project(self) -> str | None:
+        """GOOGLE_CLOUD_PROJECT, else the project of the Application Default Credentials."""
+        if self.google_cloud_project:
+            return self.google_cloud_project
+        return None if self.vertex_access_token else google_credentials.project()
 
     def staging_uris(self) -> list[str]:
         """Where outputs are staged for URL / s3:// / gs:// delivery: FERRY_STAGING, else cloud FERRY_STORAGE."""
@@ -160,7 +191,24 @@ class Settings(BaseSettings):
     def provider_base_url(self, provider: str) -> str | None:
         if provider in self.endpoints():
             return self.endpoints()[provider]
+        if provider == "azure":
+            return self.azure_openai_endpoint
+        if provider == "vertex":
+            return self.vertex_resource_url()
         return getattr(self, f"{provider}_base_url", None)
+
+    def vertex_resource_url(self) -> str | None:
+        """``{base}/v1/projects/{project}/locations/{location}``: base from VERTEX_BASE_URL, else the location's
+        host (``global``: aiplatform.googleapis.com; ``us``/``eu``: aiplatform.<l>.rep.googleapis.com; else
+        <l>-aiplatform.googleapis.com, as python-genai and anthropic-sdk-python's Vertex client build it)."""
+        project = self.vertex_project()
+        if not project:
+            return None
+        loc = self.vertex_location
+        host = {"global": "aiplatform.googleapis.com", "us": "aiplatform.us.rep.googleapis.com",
+                "eu": "aiplatform.eu.rep.googleapis.com"}.get(loc, f"{loc}-aiplatform.googleapis.com")
+        base = (self.vertex_base_url or f"https://{host}").rstrip("/")
+        return f"{base}/v1/projects/{project}/locations/{loc}"
 
     def _aws_credentials(self) -> str | None:
         """``"aws:<access key id>"`` when boto3 finds credentials (env, profile, role), else None.

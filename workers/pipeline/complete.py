@@ -125,7 +125,8 @@ def complete(ctx: Context, job_id: str, record: JobRecord) -> None:
         return
     ctx.store.put_field(job_id, "provider_request", shown)
     if caps.key_required and not call.api_key:
-        raise Unprocessable(f"{call.provider.upper()}_API_KEY is not set on the workers", param="request.model")
+        raise Unprocessable(f"no credentials for {call.provider} on the workers: set "
+                            f"{ctx.settings.credential_hint(call.provider)}", param="request.model")
     try:
         body = send(native, adapter, ctx.settings.upstream_timeout, idempotency_key=f"ferry-{job_id}")
     except UpstreamError as exc:  # a cached file id the provider no longer has: re-upload once, retry

@@ -68,7 +68,7 @@ def carry_out(ctx: Context, caps: ModelCaps, res: Resource, out: Output,
     cached = False
     if method == "inline":
         ref = f"sha256:{out['sha256']}"
-    elif method == "youtube":
+    elif method == "youtube" or out.get("passthrough"):
         ref = out.get("url")
     elif method == "storage":
         scheme = getattr(caps.caps_for(out["kind"]), "storage_scheme", None) or ""

@@ -115,6 +115,9 @@ def plan_delivery(
     kcaps = caps.caps_for(kind)
     if kcaps is None:
         raise Unprocessable(f"{caps.id} does not accept {kind} input")
+    if output.get("passthrough"):  # a gs:// source the provider reads itself (workers/pipeline/sources.py)
+        return decision("storage", f"{caps.provider} reads {output.get('url', '').split(':')[0]}:// itself: sent as "
+                                   "the source's own URI, not downloaded")
     if output.get("youtube"):
         if "youtube" in kcaps.delivery:
             return decision("youtube", f"{caps.provider} reads YouTube URLs itself")

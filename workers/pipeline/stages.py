@@ -20,7 +20,7 @@ from workers.net.download import download
 from workers.pipeline.dedupe import fetch_once, transform_once
 from workers.pipeline.deliver import available, deliver_outputs
 from workers.pipeline.delivery_plan import out_of_line_methods
-from workers.pipeline.sources import fetch_cloud, youtube_passthrough
+from workers.pipeline.sources import cloud_passthrough, fetch_cloud, passes_through, youtube_passthrough
 from workers.state.files import to_blob
 from workers.storage.blobs import blob_key, get_blob, put_blob
 
@@ -39,6 +39,11 @@ def fetch(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
         src.update(fetch_once(ctx, record["tenant"], src["url"], lambda: _download(ctx, src["url"])))  # once per URL and tenant
         return res
     if src["kind"] in ("s3", "gs"):
+        passed = cloud_passthrough(ctx, src["url"], src["kind"], ctx.catalog.resolve(record["model"]))
+        if passed is not None:  # Vertex reads gs:// itself: nothing downloaded
+            src.update(bytes=passed["outputs"][0]["bytes"], mime=passed["facts"]["mime"])
+            res.update(passed)
+            return res
         src.update(fetch_cloud(ctx, src["url"]))
         return res
     if src["kind"] == "youtube":  # not fetched: Gemini reads it (workers.pipeline.sources)
@@ -61,7 +66,7 @@ def _download(ctx: Context, url: str) -> dict[str, Any]:
 
 def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     src = res["source"]
-    if src["kind"] == "youtube":
+    if passes_through(res):
         return None
     with _tmpdir() as tmp:
         facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"))
@@ -75,7 +80,7 @@ def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
 
 
 def plan(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
-    if res["source"]["kind"] == "youtube":
+    if passes_through(res):
         return None
     caps = ctx.catalog.resolve(record["model"])
     options = {"detail": res.get("detail", "auto"), **(record.get("options") or {})}
@@ -86,7 +91,7 @@ def plan(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
 
 
 def transform(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
-    if res["source"]["kind"] == "youtube":
+    if passes_through(res):
         return None
     kept = kept_output(res["facts"], res.get("transforms", []))
     if kept is not None:  # the source is sent as it is: it is already a blob, nothing to produce or share

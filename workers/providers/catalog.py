@@ -12,11 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from workers.core.errors import Unprocessable
 from workers.providers import endpoints as endpoints_mod
-from workers.providers import names, profiles
+from workers.providers import inherit, names, profiles
 
 Kind = Literal["image", "document", "audio", "video"]
 Delivery = Literal["inline", "url", "file", "storage", "youtube"]
@@ -106,6 +106,12 @@ class FamilyEntry(ModelEntry):
     name: str
     match: list[str]
     source: str = ""
+    like: str | None = None
+    """Another provider whose facts a matched name gets, resolved as that provider's name (Claude on Vertex:
+    ``anthropic``); the family's own kind tables then override (workers/providers/inherit.py)."""
+    adapter: str | None = None
+    """The adapter for names of this family, when not the provider's (Vertex: ``vertex_anthropic``)."""
+    request_max_bytes: int | None = None
 
 
 class ProfileRules(BaseModel):
@@ -140,6 +146,10 @@ class ProviderEntry(BaseModel):
     inference_profiles: ProfileRules | None = None
     key_required: bool = True
     """False for self-hosted endpoints: no ``Authorization`` unless ``<NAME>_API_KEY`` is set."""
+    like: str | None = None
+    """The provider whose kinds, families and default this one inherits (Azure: ``openai``; inherit.py)."""
+    source_passthrough: list[Literal["gs"]] = []
+    """Source schemes the provider reads itself (Vertex: ``gs``): such a source is sent as its URI, not fetched."""
 
 
 class ModelCaps(BaseModel):
@@ -169,6 +179,7 @@ class ModelCaps(BaseModel):
     inference profile, sent as the configured region's profile."""
     notes: list[str] = []
     key_required: bool = True
+    source_passthrough: list[str] = []
 
     @property
     def resolution(self) -> dict[str, object] | None:
@@ -217,6 +228,17 @@ class Catalog(BaseModel):
     endpoints: dict[str, endpoints_mod.EndpointOverride] = {}
     """Per-endpoint overrides, by name."""
 
+    @model_validator(mode="after")
+    def _inherit(self) -> Catalog:
+        """Complete each ``like`` provider from the one it is like (Azure from OpenAI, Vertex from Gemini)."""
+        for name, entry in list(self.providers.items()):
+            if entry.like is not None:
+                base = self.providers.get(entry.like)
+                if base is None or base.like is not None:
+                    raise ValueError(f"providers.{name}.like = {entry.like!r} must name a provider that is like none")
+                self.providers[name] = inherit.inherit_provider(entry, base)
+        return self
+
     def with_endpoints(self, urls: dict[str, str],
                        env: dict[str, endpoints_mod.EndpointOverride] | None = None) -> Catalog:
         """This catalog plus one provider per configured OpenAI-compatible endpoint."""
@@ -248,6 +270,11 @@ class Catalog(BaseModel):
                 f"unknown provider {provider!r} in model {model_id!r}; known: {', '.join(sorted(self.providers))}",
                 param="request.model",
             )
+        family = names.family_match(model, entry.families)
+        if family is not None and family.like:  # Claude on Vertex: Anthropic's facts for the same name
+            inner = self.resolve(f"{family.like}/{model}", region=region)
+            return inherit.apply_family(inner, family, provider=provider, model=model, entry=entry,
+                                        listed=model in entry.models)
         notes: list[str] = []
         base, wire = model, model
         ref = None
@@ -294,7 +321,8 @@ class Catalog(BaseModel):
             provider=provider, model=model, adapter=entry.adapter, default_base_url=entry.default_base_url,
             input_modalities=inputs, output_modalities=merged.get("output_modalities", ["text"]),
             request_max_bytes=entry.request_max_bytes, param_renames=renames, profile_only=profile_only,
-            listed=listed, uses=uses, wire_model=wire, notes=notes, key_required=entry.key_required, **kinds,
+            listed=listed, uses=uses, wire_model=wire, notes=notes, key_required=entry.key_required,
+            source_passthrough=list(entry.source_passthrough), **kinds,
         )
 
     def _layers(self, entry: ProviderEntry, provider: str, base: str, notes: list[str],
@@ -303,6 +331,13 @@ class Catalog(BaseModel):
         it uses; appends the note a name outside the catalog gets."""
         family = names.family_match(base, entry.families) if base else None
         listed_name = names.listed_match(base, entry.models) if base else None
+        like = self.providers.get(entry.like) if entry.like else None
+        if listed_name is None and like is not None and base:  # azure/gpt-4o-mini: OpenAI's gpt-4o-mini row
+            like_name = names.listed_match(base, like.models)
+            if like_name is not None:
+                notes.append(f"{provider}/{model} is not in Ferry's catalog: using the capabilities of "
+                             f"{entry.like}/{like_name}, the model it is named after")
+                return (family, like.models[like_name]), False, f"{entry.like}/{like_name}"
         if listed_name is not None:
             if listed_name != base:
                 notes.append(f"{provider}/{model} is not in Ferry's catalog: using the capabilities of "

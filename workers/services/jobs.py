@@ -38,7 +38,8 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
     caps = ctx.catalog.resolve(model, region=ctx.settings.bedrock_region())  # any name of a known provider
     if not dry_run and caps.key_required and not ctx.settings.provider_key(caps.provider):
         raise Unprocessable(
-            f"no API key for {caps.provider}: set {caps.provider.upper()}_API_KEY, or submit with dry_run: true",
+            f"no API key for {caps.provider}: set {ctx.settings.credential_hint(caps.provider)}, or submit with "
+            "dry_run: true",
             param="request.model",
         )
     if parsed.body.get("stream"):

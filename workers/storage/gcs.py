@@ -110,6 +110,13 @@ class GCSStorage(Storage):
             except gexc.NotFound:
                 self._check_bucket()
 
+    def stat(self, key: str) -> tuple[int, str | None]:
+        """(size, content type) from the object's metadata, without reading it (a source Vertex reads itself)."""
+        blob = self._blob(key)
+        with self._errors("download", blob.name):
+            blob.reload(retry=self._retry)
+        return int(blob.size or 0), blob.content_type
+
     def presigned_url(self, key: str, expires_in: int = 3600) -> str | None:
         """A V4 signed URL when the credentials hold a private key (a service-account key file).
 

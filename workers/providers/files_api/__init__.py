@@ -19,7 +19,7 @@ from workers.core.errors import UpstreamError
 from workers.core.http import shared_client
 from workers.providers.base import upstream_error
 
-PROVIDERS = ("openai", "anthropic", "gemini")
+PROVIDERS = ("openai", "anthropic", "gemini", "azure")
 
 
 @dataclass
