@@ -72,3 +72,22 @@ def test_responses_function_call_then_output(ferry_url):
         {"role": "user", "content": ASK}, call,
         {"type": "function_call_output", "call_id": call.call_id, "output": "21 C"}])
     assert "21 C" in second.output_text and second.output_text.startswith("sim:anthropic")
+
+
+def test_responses_default_tool_fields_without_tools_are_dropped_and_gemini_responses_match_by_name():
+    from app.dialects import gemini_wire, responses_wire
+    from workers.services.chat_request import parse_chat_request
+
+    chat, _ = responses_wire.to_chat({"model": "openai/gpt-4o", "input": "hi", "tool_choice": "auto",
+                                      "parallel_tool_calls": True})
+    assert "tool_choice" not in chat and "parallel_tool_calls" not in chat
+    parse_chat_request(chat, max_bytes=1000, max_resources=1)  # no 400 for the defaults
+    two = gemini_wire.to_chat({"contents": [
+        {"role": "user", "parts": [{"text": "x"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}, {"functionCall": {"name": "f"}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {"a": 1}}},
+                                   {"functionResponse": {"name": "f", "response": {"a": 2}}}]}],
+        "tools": [{"functionDeclarations": [{"name": "f"}]}]}, "gemini/gemini-2.5-flash")
+    calls = [c["id"] for c in two["messages"][1]["tool_calls"]]
+    assert calls == ["f", "f#2"] and [m["tool_call_id"] for m in two["messages"][2:]] == calls
+    parse_chat_request(two, max_bytes=1000, max_resources=1)  # every call answered once
