@@ -91,3 +91,24 @@ def test_responses_default_tool_fields_without_tools_are_dropped_and_gemini_resp
     calls = [c["id"] for c in two["messages"][1]["tool_calls"]]
     assert calls == ["f", "f#2"] and [m["tool_call_id"] for m in two["messages"][2:]] == calls
     parse_chat_request(two, max_bytes=1000, max_resources=1)  # every call answered once
+
+
+@pytest.mark.parametrize("model, provider", [("claude-sonnet-4-5", "anthropic"), ("gemini/gemini-2.5-flash", "gemini"),
+                                             ("openai/gpt-4o", "openai")])
+def test_a_tool_result_with_an_image_goes_through_the_media_pipeline(ferry_url, model, provider):
+    import base64
+
+    from tests.conftest import CORPUS
+
+    png = base64.b64encode((CORPUS / "images" / "hopper.png").read_bytes()).decode()
+    sdk = anthropic.Anthropic(base_url=ferry_url, api_key="ferry-local-key", max_retries=0, timeout=60)
+    tools = [{"name": "screenshot", "input_schema": {"type": "object"}}]
+    message = sdk.messages.create(model=model, max_tokens=50, tools=tools, messages=[
+        {"role": "user", "content": "call screenshot"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_s1", "name": "screenshot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_s1", "content": [
+            {"type": "text", "text": "the screen"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}]}]}])
+    text = message.content[0].text
+    assert text.startswith(f"sim:{provider}") and "the screen" in text and "screenshot(" in text, text
+    assert "image/" in text  # the picture was fetched, inspected, delivered beside the result

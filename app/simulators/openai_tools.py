@@ -147,8 +147,9 @@ def _history(messages: list[Any], bad: Bad, dialect: Dialect, plan: Plan) -> Non
                           "with 'tool_calls'.", f"messages.[{i}].role")
             pending.pop(call_id, None)
             plan.results.append(Result(call_id, called[call_id], text_of(msg.get("content"))))
-        else:
-            after_calls, plan.results = False, []
+        else:  # a user turn right after tool results (their images, as Ferry sends them) keeps the results
+            keep = role == "user" and i > 0 and isinstance(messages[i - 1], dict) and messages[i - 1].get("role") == "tool"
+            after_calls, plan.results = False, plan.results if keep else []
             if role == "user":
                 plan.last_user_text = text_of(msg.get("content"))
     if pending:

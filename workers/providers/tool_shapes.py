@@ -124,6 +124,9 @@ def gemini_turn(out: list[dict[str, Any]], m: Any, parts: list[dict[str, Any]], 
         else:
             out.append({"role": "user", "parts": [response], "_tool_results": True})
         return
+    if m.role == "user" and out and out[-1].get("_tool_results"):  # words or media after results join their turn
+        out[-1]["parts"].extend(parts)
+        return
     if m.role == "assistant" and m.tool_calls:
         parts = [p for p in parts if p.get("text") != ""]
         for c in m.tool_calls:
