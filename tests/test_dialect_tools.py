@@ -89,7 +89,7 @@ def test_responses_default_tool_fields_without_tools_are_dropped_and_gemini_resp
                                    {"functionResponse": {"name": "f", "response": {"a": 2}}}]}],
         "tools": [{"functionDeclarations": [{"name": "f"}]}]}, "gemini/gemini-2.5-flash")
     calls = [c["id"] for c in two["messages"][1]["tool_calls"]]
-    assert calls == ["f", "f#2"] and [m["tool_call_id"] for m in two["messages"][2:]] == calls
+    assert calls == ["f", "f_2"] and [m["tool_call_id"] for m in two["messages"][2:]] == calls
     parse_chat_request(two, max_bytes=1000, max_resources=1)  # every call answered once
 
 

@@ -91,7 +91,7 @@ def _unused_id(name: str, pending: list[tuple[str, str]], used: set[str]) -> str
     """An id for a functionCall sent without one: its name, numbered when the name was called before."""
     call_id, n = name, 2
     while call_id in used:
-        call_id, n = f"{name}#{n}", n + 1
+        call_id, n = f"{name}_{n}", n + 1
     return call_id
 
 
