@@ -11,7 +11,7 @@ from typing import Any
 from workers.core.errors import UpstreamError
 from workers.providers.base import (Call, NativeRequest, bearer_json, chat_messages, completion,
                                     text_or_image_part, upstream_error)
-from workers.providers.tools import cohere_params, openai_tool_calls, with_tool_calls
+from workers.providers.tools import cohere_messages, cohere_params, openai_tool_calls, with_tool_calls
 
 _FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls",
            "ERROR": "stop"}
@@ -21,7 +21,8 @@ _PARAMS = {"max_tokens", "temperature", "seed", "frequency_penalty", "presence_p
 
 
 def build_request(call: Call) -> NativeRequest:
-    body: dict[str, Any] = {"model": call.model, "messages": chat_messages(call, lambda p: text_or_image_part(p, "cohere"))}
+    messages = cohere_messages(chat_messages(call, lambda p: text_or_image_part(p, "cohere")))
+    body: dict[str, Any] = {"model": call.model, "messages": messages}
     for name, value in call.params.items():
         if name in _PARAMS or name in _RENAMED:
             if name == "stop" and isinstance(value, str):

@@ -146,6 +146,15 @@ def mistral_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return messages
 
 
+def cohere_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cohere's assistant message takes ``tool_calls`` without ``content`` (cohere-python
+    ``AssistantMessage``: content optional, not null)."""
+    for m in messages:
+        if m.get("tool_calls") and m.get("content") is None:
+            del m["content"]
+    return messages
+
+
 def cohere_params(params: dict[str, Any]) -> dict[str, Any]:
     """Cohere v2 takes OpenAI's ``tools`` (without ``strict``) and ``tool_choice`` REQUIRED or NONE only
     (https://docs.cohere.com/reference/chat); a named function is REQUIRED with only that tool offered;
