@@ -98,3 +98,20 @@ def _override(**kw: Any):  # type: ignore[no-untyped-def]
     from workers.providers.endpoints import EndpointOverride
 
     return EndpointOverride(**kw)
+
+
+def test_tool_round_trip_through_an_openai_compatible_server(endpoints):
+    """Tools, the call and its result pass through in OpenAI's shape (app/simulators/openai_tools.py)."""
+    stack = endpoints["stack"]
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    ask = {"role": "user", "content": 'call lookup {"q": "ferry"}'}
+    first = stack.run({"request": {"model": "local/llava-1.6", "tools": tools, "messages": [ask]}}, timeout=90)
+    assert first["status"] == "succeeded", first.get("error")
+    message = first["result"]["choices"][0]["message"]
+    [call] = message["tool_calls"]
+    assert call["function"]["name"] == "lookup" and call["function"]["arguments"] == '{"q": "ferry"}'
+    second = stack.run({"request": {"model": "local/llava-1.6", "tools": tools, "messages": [
+        ask, message, {"role": "tool", "tool_call_id": call["id"], "content": "found 3"}]}}, timeout=90)
+    assert second["status"] == "succeeded", second.get("error")
+    assert "lookup(" in second["result"]["choices"][0]["message"]["content"]
+    assert "found 3" in second["result"]["choices"][0]["message"]["content"]

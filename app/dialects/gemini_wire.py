@@ -87,10 +87,36 @@ def _file_data(ref: Any, where: str) -> dict[str, Any]:
     return t.file_part(url=uri)
 
 
+def _unused_id(name: str, pending: list[tuple[str, str]], used: set[str]) -> str:
+    """An id for a functionCall sent without one: its name, numbered when the name was called before."""
+    call_id, n = name, 2
+    while call_id in used:
+        call_id, n = f"{name}_{n}", n + 1
+    return call_id
+
+
+def _answered(resp: dict[str, Any], pending: list[tuple[str, str]]) -> str:
+    """The call a functionResponse answers: its id, else the earliest unanswered call of that name (the SDK's
+    ``Part.from_function_response(name=…)`` sends no id even when the call had one)."""
+    if resp.get("id"):
+        wanted = str(resp["id"])
+        for item in pending:
+            if item[0] == wanted:
+                pending.remove(item)
+        return wanted
+    for item in pending:
+        if item[1] == str(resp.get("name")):
+            pending.remove(item)
+            return item[0]
+    return str(resp.get("name"))
+
+
 def _contents(contents: Any) -> list[dict[str, Any]]:
     if isinstance(contents, dict):
         contents = [contents]
     out: list[dict[str, Any]] = []
+    pending: list[tuple[str, str]] = []  # (call id, name) of calls no functionResponse answered yet
+    used: set[str] = set()
     for ci, content in enumerate(t.require_list(contents, "contents")):
         where = f"contents[{ci}]"
         content = t.require_object(content, where)
@@ -111,11 +137,13 @@ def _contents(contents: Any) -> list[dict[str, Any]]:
                 parts.append(_file_data(get(part, "fileData"), f"{pwhere}.fileData"))
             elif get(part, "functionCall") is not None:
                 call = t.require_object(get(part, "functionCall"), f"{pwhere}.functionCall")
-                calls.append(t.tool_call(str(call.get("id") or call.get("name")), str(call.get("name")),
-                                         call.get("args") or {}))
+                call_id = str(call.get("id") or _unused_id(str(call.get("name")), pending, used))
+                pending.append((call_id, str(call.get("name"))))
+                used.add(call_id)
+                calls.append(t.tool_call(call_id, str(call.get("name")), call.get("args") or {}))
             elif get(part, "functionResponse") is not None:
                 resp = t.require_object(get(part, "functionResponse"), f"{pwhere}.functionResponse")
-                results.append({"role": "tool", "tool_call_id": str(resp.get("id") or resp.get("name")),
+                results.append({"role": "tool", "tool_call_id": _answered(resp, pending),
                                 "content": json.dumps(resp.get("response") or {})})
             else:
                 raise BadRequest(f"unsupported part (keys: {', '.join(sorted(part)) or 'none'}); expected text, "

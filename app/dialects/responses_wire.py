@@ -126,12 +126,12 @@ def _tools(body: dict[str, Any], chat: dict[str, Any]) -> None:
                 fn["function"]["strict"] = tool["strict"]
             tools.append(fn)
         chat["tools"] = tools
-    choice = body.get("tool_choice")
+    choice = body.get("tool_choice") if chat.get("tools") else None  # Responses clients send defaults with no tools
     if isinstance(choice, str):
         chat["tool_choice"] = choice
     elif isinstance(choice, dict) and choice.get("type") == "function":
         chat["tool_choice"] = {"type": "function", "function": {"name": choice.get("name")}}
-    if isinstance(body.get("parallel_tool_calls"), bool):
+    if isinstance(body.get("parallel_tool_calls"), bool) and chat.get("tools"):
         chat["parallel_tool_calls"] = body["parallel_tool_calls"]
 
 

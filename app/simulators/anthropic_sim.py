@@ -29,6 +29,7 @@ from .controls import SimReject, discard_body, install_controls, record_parts
 from . import served
 from .files import FileStore, StoredFile
 from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media, sniff
+from . import anthropic_tools
 
 IMAGE_MIMES = ("image/jpeg", "image/png", "image/gif", "image/webp")  # base64_image_source_param.py
 MAX_IMAGE_B64_BYTES = 5 * 1024 * 1024  # counted on the base64 string (github.com/lobehub/lobehub/pull/14711)
@@ -114,14 +115,16 @@ def create_app(api_key: str = "sim-key", max_pdf_pages: int = MAX_PDF_PAGES, mod
         for path, block in content_items(body["messages"]):
             reader.read(path, block, parts)
         _check_totals(reader, max_pdf_pages)
-        text = describe("anthropic", model, parts)
+        plan = anthropic_tools.check(body)  # tools, tool_use / tool_result pairing (app/simulators/tools.py)
+        content, stop_reason = anthropic_tools.answer(plan, raw, describe("anthropic", model, parts))
+        text = str(content)
         return jsonify({
             "id": request_id(raw, "msg_sim"),
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
+            "content": content,
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {"input_tokens": prompt_tokens(parts), "output_tokens": completion_tokens(text)},
         })
@@ -203,6 +206,10 @@ class _BlockReader:
             for j, sub in enumerate(block["content"]):
                 if isinstance(sub, dict):
                     self.read(f"{path}.tool_result.content.{j}", sub, parts)
+        elif kind == "tool_result":  # a string result (app/simulators/anthropic_tools.py checks the pairing)
+            parts.append(Part("text", text=str(block.get("content") or "")))
+        elif kind == "tool_use":
+            pass
         else:
             parts.append(Part("other", declared_mime=str(kind)))
 

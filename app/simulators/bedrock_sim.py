@@ -33,7 +33,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from .common import Part, completion_tokens, describe, load_json_body, prompt_tokens
-from . import served
+from . import bedrock_tools, served
 from .controls import SimReject, install_controls, record_parts
 from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media
 
@@ -132,8 +132,9 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
     def converse(model_id: str) -> Response:
         check_auth()
         _check_model(model_id, _region(), models)
+        raw = request.get_data()
         try:
-            body = load_json_body(request.get_data())
+            body = load_json_body(raw)
         except ValueError as exc:
             raise SimReject(400, str(exc), "SerializationException")
         messages = body.get("messages") if isinstance(body, dict) else None
@@ -145,11 +146,12 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         counts = {"image": 0, "document": 0}
         for i, msg in enumerate(messages):
             _read_message(i, msg, parts, counts)
-        text = describe("bedrock", model_id, parts)
-        p_tok, c_tok = prompt_tokens(parts), completion_tokens(text)
+        plan = bedrock_tools.check(body)  # toolConfig, toolUse / toolResult pairing (app/simulators/tools.py)
+        content, stop_reason = bedrock_tools.answer(plan, raw, describe("bedrock", model_id, parts))
+        p_tok, c_tok = prompt_tokens(parts), completion_tokens(str(content))
         return jsonify({
-            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-            "stopReason": "end_turn",
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": stop_reason,
             "usage": {"inputTokens": p_tok, "outputTokens": c_tok, "totalTokens": p_tok + c_tok},
             "metrics": {"latencyMs": 1},
         })
@@ -189,6 +191,10 @@ def _read_message(i: int, msg: Any, parts: list[Part], counts: dict[str, int]) -
             parts.append(_document(where + ".document", f"messages.{i}.content.{j}.document", block["document"]))
         elif "video" in block:
             parts.append(_video(where + ".video", block["video"]))
+        elif "toolResult" in block:  # its text; the pairing is checked by bedrock_tools
+            parts.append(Part("text", text=bedrock_tools.result_text(block["toolResult"] or {})))
+        elif "toolUse" in block:
+            pass
         else:
             parts.append(Part("other", declared_mime=",".join(sorted(block))))
 

@@ -6,6 +6,7 @@ the image bookkeeping from here.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -68,17 +69,23 @@ def read_parts(messages: list[Any], bad: Bad, image_rule: ImageRule, parts: list
         parts.append(Part("image", media=media, declared_mime=declared))
 
 
-def chat_completion(provider: str, raw: bytes, model: str, parts: list[Part]) -> dict[str, Any]:
-    """OpenAI ``chat.completion`` object describing what was received."""
-    text = describe(provider, model, parts)
-    p_tok, c_tok = prompt_tokens(parts), completion_tokens(text)
+def chat_completion(provider: str, raw: bytes, model: str, parts: list[Part], plan: Any = None,
+                    dialect: Any = None) -> dict[str, Any]:
+    """OpenAI ``chat.completion`` object describing what was received (or, with a tool ``plan`` from
+    :func:`.openai_tools.check`, its scripted tool call or the tool results)."""
+    from .openai_tools import OPENAI, answer
+
+    text, calls = describe(provider, model, parts), None
+    if plan is not None:
+        text, calls = answer(plan, raw, text, dialect or OPENAI)
+    p_tok, c_tok = prompt_tokens(parts), completion_tokens(text or json.dumps(calls))
     return {
         "id": request_id(raw, f"{provider}-sim-"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": text, "tool_calls": None}}],
+        "choices": [{"index": 0, "finish_reason": "tool_calls" if calls else "stop",
+                     "message": {"role": "assistant", "content": text, "tool_calls": calls}}],
         "usage": {"prompt_tokens": p_tok, "completion_tokens": c_tok, "total_tokens": p_tok + c_tok},
     }
 

@@ -18,6 +18,7 @@ from .common import Part, completion_tokens, describe, prompt_tokens, request_id
 from .controls import SimReject, install_controls, record_parts
 from . import served
 from .media import Media
+from .openai_tools import COHERE, answer, check
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 MAX_IMAGES = 20
@@ -62,12 +63,17 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         total = sum(p.media.size for p in images if p.media)
         if total > MAX_IMAGE_TOTAL_BYTES:
             raise _bad(f"images total {total} bytes, over the {MAX_IMAGE_TOTAL_BYTES} byte (20 MB) limit")
-        text = describe("cohere", model, parts)
-        p_tok, c_tok = prompt_tokens(parts), completion_tokens(text)
+        plan = check(body, lambda message, _param: _bad(message), COHERE)  # tools (app/simulators/tools.py)
+        text, calls = answer(plan, raw, describe("cohere", model, parts), COHERE)
+        p_tok, c_tok = prompt_tokens(parts), completion_tokens(text or str(calls))
+        message: dict = {"role": "assistant", "content": [{"type": "text", "text": text}]}
+        if calls:  # types/assistant_message_response.py: tool_plan and tool_calls, no content
+            message = {"role": "assistant", "tool_plan": f"I will call {calls[0]['function']['name']}.",
+                       "tool_calls": calls}
         return jsonify({
             "id": request_id(raw, ""),
-            "finish_reason": "COMPLETE",
-            "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
+            "finish_reason": "TOOL_CALL" if calls else "COMPLETE",
+            "message": message,
             "usage": {"billed_units": {"input_tokens": p_tok, "output_tokens": c_tok},
                       "tokens": {"input_tokens": p_tok, "output_tokens": c_tok}},
         })

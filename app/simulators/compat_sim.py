@@ -18,6 +18,7 @@ from .chatlike import bearer_token, chat_completion, read_body, read_parts
 from .common import Part
 from .controls import SimReject, discard_body, install_controls, record_parts
 from .media import Media
+from .openai_tools import check
 
 IMAGE_MIMES = ("image/jpeg", "image/png")
 
@@ -61,6 +62,7 @@ def create_app(api_key: str | None = "sim-key", models: Iterable[str] = ("llava-
         read_parts(body["messages"], _bad, image_rule, parts)
         if any(p.source == "url" for p in parts if p.kind == "image"):
             raise _bad("image URLs cannot be fetched by this server: send images as base64 data URIs")
-        return jsonify(chat_completion("compat", raw, body["model"], parts))
+        plan = check(body, lambda message, param: SimReject(400, message, "BadRequestError", param=param))
+        return jsonify(chat_completion("compat", raw, body["model"], parts, plan))
 
     return app

@@ -16,7 +16,7 @@ from flask import Flask, Response, jsonify
 
 from .common import Part, completion_tokens, describe, prompt_tokens, request_id
 from .controls import SimReject, install_controls, record_parts
-from . import served
+from . import gemini_tools, served
 from .gemini_files import register_files
 from .gemini_wire import ALLOWED_CANONICAL, VER, bad, check_key, get_field, read_json, render_error
 from .generated import make_png
@@ -68,11 +68,13 @@ def create_app(api_key: str = "sim-key", inline_limit: int = MAX_INLINE_REQUEST_
         served.check("gemini", model, models)
         for i, content in enumerate(contents):
             for j, part in enumerate((content or {}).get("parts") or []):
-                parts.append(_read_part(f"contents[{i}].parts[{j}]", part, lookup))
+                if not gemini_tools.is_call_part(part):  # function calls and responses: gemini_tools
+                    parts.append(_read_part(f"contents[{i}].parts[{j}]", part, lookup))
+        plan = gemini_tools.check(body)
         text = describe("gemini", model, parts)
         p_tok, c_tok = prompt_tokens(parts), completion_tokens(text)
         image_size = _image_output(body, model)
-        out_parts: list[dict[str, Any]] = [{"text": text}]
+        out_parts: list[dict[str, Any]] = gemini_tools.answer(plan, text) or [{"text": text}]
         usage: dict[str, Any] = {"promptTokenCount": p_tok, "candidatesTokenCount": c_tok,
                                  "totalTokenCount": p_tok + c_tok}
         if image_size is not None:

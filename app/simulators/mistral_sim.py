@@ -21,6 +21,7 @@ from .common import Part
 from .controls import SimReject, install_controls, record_parts
 from . import served
 from .media import Media
+from .openai_tools import MISTRAL, check
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -72,6 +73,7 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         images = sum(1 for p in parts if p.kind == "image")
         if images > MAX_IMAGES:
             raise _bad(f"Too many images in request: {images} > {MAX_IMAGES}")
-        return jsonify(chat_completion("mistral", raw, body["model"], parts))
+        plan = check(body, lambda message, _param: _bad(message), MISTRAL)  # tools (app/simulators/tools.py)
+        return jsonify(chat_completion("mistral", raw, body["model"], parts, plan, MISTRAL))
 
     return app

@@ -26,6 +26,7 @@ from .media import MediaError, b64decode_strict, inspect_media, is_data_uri, par
 from .openai_files import register_files
 from .openai_images import register_images
 from .openai_wire import bad, check_auth, error_param, json_object, render_error
+from .openai_tools import answer, check as check_tools
 
 # https://platform.openai.com/docs/guides/images-vision#image-input-requirements
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -78,8 +79,10 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         images = sum(1 for p in parts if p.kind == "image")
         if images > MAX_IMAGES:
             raise bad(f"Too many images in request: {images} > {MAX_IMAGES}.", "messages")
-        text = describe("openai", model, parts)
-        p_tok, c_tok = prompt_tokens(parts), completion_tokens(text)
+        plan = check_tools(body, lambda message, param: SimReject(400, message, "invalid_request_error",
+                                                                  param=param))  # app/simulators/tools.py
+        text, calls = answer(plan, raw, describe("openai", model, parts))
+        p_tok, c_tok = prompt_tokens(parts), completion_tokens(text or str(calls))
         audio_format = _audio_output(body, model)
         if audio_format is not None:  # message.content is null; the words are audio.transcript
             clip = make_tone(audio_format, AUDIO_SECONDS)
@@ -106,8 +109,9 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": text, "refusal": None}}],
+            "choices": [{"index": 0, "finish_reason": "tool_calls" if calls else "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": text, "refusal": None,
+                                     **({"tool_calls": calls} if calls else {})}}],
             "usage": {"prompt_tokens": p_tok, "completion_tokens": c_tok, "total_tokens": p_tok + c_tok},
             "system_fingerprint": "fp_sim",
         })

@@ -15,6 +15,7 @@ from .common import Part
 from .controls import SimReject, install_controls, record_parts
 from . import served
 from .media import Media
+from .openai_tools import check
 
 IMAGE_MIMES = ("image/jpeg", "image/png")
 DECLARED_MIMES = ("image/jpeg", "image/jpg", "image/png")
@@ -54,6 +55,7 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         record_parts(parts, body["model"])
         served.check("xai", str(body["model"]), models)
         read_parts(body["messages"], _bad, _image_rule, parts)
-        return jsonify(chat_completion("xai", raw, body["model"], parts))
+        plan = check(body, lambda message, _param: _bad(message))  # tools (app/simulators/tools.py)
+        return jsonify(chat_completion("xai", raw, body["model"], parts, plan))
 
     return app

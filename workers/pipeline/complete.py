@@ -60,7 +60,8 @@ def build_call(ctx: Context, record: JobRecord, resources: list[Resource]) -> Ca
                     parts.append(Part("text", text=p["text"]))
                 else:
                     parts.extend(_media_parts(ctx, resources[p["index"]]))
-        messages.append(Message(msg["role"], parts))
+        messages.append(Message(msg["role"], parts, tool_calls=msg.get("tool_calls") or None,
+                                tool_call_id=msg.get("tool_call_id")))
     params = {k: v for k, v in body.items() if k not in ("model", "messages", "stream", "stream_options")}
     for old, new in caps.param_renames.items():  # the model's family takes another name (gpt-5: max_completion_tokens)
         if old in params and new not in params:

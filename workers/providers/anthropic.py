@@ -5,6 +5,8 @@ from typing import Any
 
 from workers.core.errors import UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
+from workers.providers.tool_shapes import anthropic_calls, anthropic_done, anthropic_params, anthropic_turn
+from workers.providers.tools import with_tool_calls
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024
@@ -39,7 +41,8 @@ def build_request(call: Call) -> NativeRequest:
         if m.role in ("system", "developer"):
             system.extend(p.text or "" for p in m.parts if p.type == "text")
             continue
-        messages.append({"role": "assistant" if m.role == "assistant" else "user", "content": [_block(p) for p in m.parts]})
+        anthropic_turn(messages, m, [_block(p) for p in m.parts])  # tool calls and results too
+    anthropic_done(messages)
     params = dict(call.params)
     body: dict[str, Any] = {
         "model": call.model,
@@ -55,6 +58,7 @@ def build_request(call: Call) -> NativeRequest:
     if "stop" in params:
         stop = params["stop"]
         body["stop_sequences"] = [stop] if isinstance(stop, str) else stop
+    body.update(anthropic_params(params, call.messages))
     headers = {
         "x-api-key": call.api_key or "",
         "anthropic-version": API_VERSION,
@@ -68,7 +72,7 @@ def build_request(call: Call) -> NativeRequest:
 def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:
     text = "".join(b.get("text", "") for b in body.get("content", []) if b.get("type") == "text")
     usage = body.get("usage", {})
-    return completion(
+    out = completion(
         id=body.get("id"),
         model=f"anthropic/{body.get('model', call.model)}",
         text=text,
@@ -76,6 +80,7 @@ def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:
         prompt_tokens=int(usage.get("input_tokens", 0)),
         completion_tokens=int(usage.get("output_tokens", 0)),
     )
+    return with_tool_calls(out, anthropic_calls(body.get("content") or []))
 
 
 def parse_error(status: int, body: Any) -> UpstreamError:

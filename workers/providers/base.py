@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from workers.core.errors import PASSED_UPSTREAM, UpstreamError
+from workers.providers.tools import openai_form, openai_tool_calls, with_tool_calls
 
 
 @dataclass
@@ -36,6 +37,10 @@ class Part:
 class Message:
     role: str
     parts: list[Part]
+    tool_calls: list[dict[str, Any]] | None = None
+    """An assistant turn's calls, in OpenAI form ``[{id, type, function: {name, arguments}}]``."""
+    tool_call_id: str | None = None
+    """A ``tool`` turn: the call it answers (its ``parts`` are the result)."""
 
 
 @dataclass
@@ -171,6 +176,10 @@ def chat_messages(call: Call, part: Any) -> list[dict[str, Any]]:
             out.append({"role": m.role, "content": "\n".join(p.text or "" for p in m.parts)})
         else:
             out.append({"role": m.role, "content": [part(p) for p in m.parts]})
+        if m.tool_calls:  # OpenAI's shape is every OpenAI-like API's (workers/providers/tools.py)
+            out[-1].update(content=out[-1]["content"] or None, tool_calls=openai_form(m.tool_calls))
+        if m.tool_call_id:
+            out[-1]["tool_call_id"] = m.tool_call_id
     return out
 
 
@@ -186,7 +195,7 @@ def openai_like_completion(provider: str, body: dict[str, Any], call: Call) -> d
     if isinstance(content, list):  # Mistral may answer with chunks
         content = "".join(c.get("text", "") for c in content if isinstance(c, dict))
     usage = body.get("usage") or {}
-    return completion(
+    out = completion(
         id=body.get("id"),
         model=f"{provider}/{body.get('model') or call.model}",
         text=content,
@@ -194,3 +203,4 @@ def openai_like_completion(provider: str, body: dict[str, Any], call: Call) -> d
         prompt_tokens=int(usage.get("prompt_tokens", 0)),
         completion_tokens=int(usage.get("completion_tokens", 0)),
     )
+    return with_tool_calls(out, openai_tool_calls((choice.get("message") or {}).get("tool_calls")))

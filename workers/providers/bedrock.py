@@ -18,6 +18,8 @@ from urllib.parse import quote, unquote
 from workers.core.errors import Unprocessable, UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
 from workers.providers.catalog import ModelCaps, get_catalog
+from workers.providers.tool_shapes import bedrock_calls, bedrock_done, bedrock_params, bedrock_turn
+from workers.providers.tools import with_tool_calls
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
            "guardrail_intervened": "content_filter", "content_filtered": "content_filter"}
@@ -72,8 +74,8 @@ def build_request(call: Call) -> NativeRequest:
         needs_text = caps.document is not None and caps.document.needs_text_block
         if needs_text and any("document" in b for b in content) and not any("text" in b for b in content):
             content.append({"text": "See the attached document."})
-        messages.append({"role": "assistant" if m.role == "assistant" else "user", "content": content})
-    body: dict[str, Any] = {"messages": messages}
+        bedrock_turn(messages, m, content)  # toolUse / toolResult blocks too
+    body: dict[str, Any] = {"messages": bedrock_done(messages)}
     if system:
         body["system"] = system
     config = {_CONFIG[k]: v for k, v in call.params.items() if k in _CONFIG}
@@ -82,6 +84,7 @@ def build_request(call: Call) -> NativeRequest:
         config["stopSequences"] = [stop] if isinstance(stop, str) else stop
     if config:
         body["inferenceConfig"] = config
+    body.update(bedrock_params(call.params, call.messages))
     url = f"{call.base_url.rstrip('/')}/model/{quote(call.send_model, safe='')}/converse"
     return NativeRequest("POST", url, {"Content-Type": "application/json", "Authorization": "AWS4-HMAC-SHA256 (boto3)"},
                          body, redact_headers=("authorization",))
@@ -89,9 +92,9 @@ def build_request(call: Call) -> NativeRequest:
 
 def _with_bytes(x: Any) -> Any:
     """The REST body with every ``source.bytes`` base64 string decoded, as boto3 wants it."""
-    if isinstance(x, dict):
-        return {k: (base64.b64decode(v) if k == "bytes" and isinstance(v, str) else _with_bytes(v))
-                for k, v in x.items()}
+    if isinstance(x, dict):  # a tool's input and schema ("input", "json") are the user's data: kept as they are
+        return {k: (base64.b64decode(v) if k == "bytes" and isinstance(v, str) else
+                    v if k in ("input", "json") else _with_bytes(v)) for k, v in x.items()}
     if isinstance(x, list):
         return [_with_bytes(v) for v in x]
     return x
@@ -135,13 +138,14 @@ def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:
     message = (body.get("output") or {}).get("message") or {}
     text = "".join(b.get("text", "") for b in message.get("content") or [] if "text" in b)
     usage = body.get("usage") or {}
-    return completion(
+    out = completion(
         model=f"bedrock/{call.model}",
         text=text,
         finish_reason=_FINISH.get(body.get("stopReason") or "", "stop"),
         prompt_tokens=int(usage.get("inputTokens", 0)),
         completion_tokens=int(usage.get("outputTokens", 0)),
     )
+    return with_tool_calls(out, bedrock_calls(message.get("content") or []))
 
 
 def parse_error(status: int, body: Any) -> UpstreamError:

@@ -13,6 +13,8 @@ from typing import Any
 
 from workers.core.errors import Unprocessable, UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
+from workers.providers.tool_shapes import gemini_calls, gemini_done, gemini_params, gemini_turn
+from workers.providers.tools import with_tool_calls
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter"}
 _CONFIG = {"temperature": "temperature", "top_p": "topP", "max_tokens": "maxOutputTokens",
@@ -34,8 +36,8 @@ def build_request(call: Call) -> NativeRequest:
         if m.role in ("system", "developer"):
             system.extend({"text": p.text} for p in m.parts if p.type == "text")
             continue
-        contents.append({"role": "model" if m.role == "assistant" else "user", "parts": [_part(p) for p in m.parts]})
-    body: dict[str, Any] = {"contents": contents}
+        gemini_turn(contents, m, [_part(p) for p in m.parts], call.messages)  # function calls and responses too
+    body: dict[str, Any] = {"contents": gemini_done(contents)}
     if system:
         body["systemInstruction"] = {"parts": system}
     config = {_CONFIG[k]: v for k, v in call.params.items() if k in _CONFIG}
@@ -45,6 +47,7 @@ def build_request(call: Call) -> NativeRequest:
     config.update(_output_config(call))
     if config:
         body["generationConfig"] = config
+    body.update(gemini_params(call.params, call.messages))
     url = f"{call.base_url.rstrip('/')}/v1beta/models/{call.model}:generateContent"
     headers = {"x-goog-api-key": call.api_key or "", "Content-Type": "application/json"}
     return NativeRequest("POST", url, headers, body, redact_headers=("x-goog-api-key",))
@@ -64,7 +67,7 @@ def parse_response(body: dict[str, Any], call: Call) -> dict[str, Any]:
         completion_tokens=int(usage.get("candidatesTokenCount", 0)),
     )
     _add_outputs(out, first, usage)
-    return out
+    return with_tool_calls(out, gemini_calls((first.get("content") or {}).get("parts", [])))
 
 
 # -- image output (issue 6 item 5) -----------------------------------------------------------------

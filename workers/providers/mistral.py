@@ -11,6 +11,7 @@ from typing import Any
 from workers.core.errors import UpstreamError
 from workers.providers.base import (Call, NativeRequest, Part, bearer_json, chat_messages, media_url,
                                     openai_like_completion, upstream_error)
+from workers.providers.tools import mistral_messages
 
 _PARAMS = {"temperature", "top_p", "max_tokens", "stop", "response_format", "tools", "tool_choice",
            "presence_penalty", "frequency_penalty", "n", "parallel_tool_calls"}
@@ -26,7 +27,7 @@ def _part(p: Part) -> dict[str, Any]:
 
 
 def build_request(call: Call) -> NativeRequest:
-    body: dict[str, Any] = {"model": call.model, "messages": chat_messages(call, _part)}
+    body: dict[str, Any] = {"model": call.model, "messages": mistral_messages(chat_messages(call, _part))}
     for name, value in call.params.items():
         if name in _PARAMS or name in _RENAMED:
             body.setdefault(_RENAMED.get(name, name), value)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.core.errors import BadRequest
+from workers.services.chat_tools import ToolHistory, check_tools
 
 MEDIA_PART_TYPES = ("image_url", "input_audio", "file", "video_url")
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -152,6 +153,8 @@ def parse_chat_request(body: Any, *, max_bytes: int, max_resources: int) -> Pars
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("request.messages must be a non-empty array", param="request.messages")
+    check_tools(body)
+    history = ToolHistory()  # tool calls answered by tool messages (workers/services/chat_tools.py)
     media: list[MediaRef] = []
     out_messages: list[dict[str, Any]] = []
     for mi, msg in enumerate(messages):
@@ -161,6 +164,7 @@ def parse_chat_request(body: Any, *, max_bytes: int, max_resources: int) -> Pars
         role = msg.get("role")
         if role not in ROLES:
             raise BadRequest(f"role must be one of {', '.join(ROLES)}", param=f"{where}.role")
+        history.message(msg, where)
         content = msg.get("content")
         if content is None or isinstance(content, str):
             out_messages.append(dict(msg))
@@ -189,4 +193,5 @@ def parse_chat_request(body: Any, *, max_bytes: int, max_resources: int) -> Pars
                     param=f"{pwhere}.type",
                 )
         out_messages.append({**msg, "content": parts})
+    history.end(len(messages))
     return ParsedRequest(body={**body, "messages": out_messages}, media=media)
