@@ -72,7 +72,9 @@ def model_object(catalog: Catalog, provider: str, name: str, caps: Any = None) -
         "limits": limits,
         "delivery": delivery,
         "listed": model is not None,
-        **({} if model is not None or caps.resolution is None else {"model_resolution": caps.resolution}),
+        # Unlisted names, and listed ones sent under another id (a Bedrock profile-only model) say how.
+        **({"model_resolution": caps.resolution} if caps.resolution is not None
+           and (model is None or caps.wire_model not in ("", caps.model)) else {}),
     }
 
 

@@ -112,3 +112,14 @@ def test_simulator_refuses_a_profile_only_bare_id_like_aws(sims):
     with pytest.raises(ClientError, match="model identifier is invalid"):  # us. profile called from eu-west-1
         _boto(sims, "eu-west-1").converse(modelId=f"us.{SONNET}", messages=messages)
     assert _boto(sims, "eu-west-1").converse(modelId=f"eu.{SONNET}", messages=messages)["stopReason"] == "end_turn"
+
+
+def test_model_lookup_says_a_listed_profile_only_id_is_sent_as_the_regions_profile(client):
+    """GET /v1/models/{id} answers what a job would send: the listed bare id goes as the us-east-1 profile."""
+    resp = client.get(f"/v1/models/bedrock/{SONNET}", headers=AUTH)
+    assert resp.status_code == 200, resp.json
+    expected = get_catalog().resolve(f"bedrock/{SONNET}", region="us-east-1").wire_model
+    assert resp.json["listed"] is True and resp.json["model_resolution"]["sent_as"] == expected
+    assert expected.startswith("us.")
+    plain = client.get("/v1/models/bedrock/amazon.nova-pro-v1:0", headers=AUTH).json  # on-demand: sent as named
+    assert plain["listed"] is True and "model_resolution" not in plain
