@@ -64,7 +64,8 @@ def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     if src["kind"] == "youtube":
         return None
     with _tmpdir() as tmp:
-        facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"))
+        facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"),
+                             src.get("declared_mime") or src.get("content_type"), src.get("filename") or src.get("url"))
     src["mime"] = facts["mime"]
     notes = res.get("notes", [])
     declared = src.get("declared_mime")

@@ -1,6 +1,7 @@
 """Anthropic Messages: https://docs.anthropic.com/en/api/messages"""
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from workers.core.errors import UpstreamError
@@ -25,7 +26,11 @@ def _block(p: Part) -> dict[str, Any]:
     if p.kind == "image":
         return {"type": "image", "source": _source(p)}
     if p.kind == "document":
-        block: dict[str, Any] = {"type": "document", "source": _source(p)}
+        source = _source(p)
+        if p.mime == "text/plain" and p.data_b64 is not None:  # a plain-text document (issue 15): the text itself
+            source = {"type": "text", "media_type": "text/plain",
+                      "data": base64.b64decode(p.data_b64).decode("utf-8", errors="replace")}
+        block: dict[str, Any] = {"type": "document", "source": source}
         if p.filename:
             block["title"] = p.filename
         return block

@@ -7,6 +7,8 @@ from typing import Any
 
 from workers.core.errors import TooLarge, UnsupportedMedia, Unprocessable
 from workers.media import pdf
+import workers.media.kinds.office as office
+import workers.media.kinds.text as text
 from workers.media.kinds.pdf_split import split_parts, split_step
 from workers.media.kinds.common import encode_args, encode_picture, mb
 from workers.media.sizing import target_size
@@ -18,7 +20,13 @@ MAX_TEXT_PAGES = 1000
 PDF_STRATEGIES = ("auto", "native", "text", "images")
 
 
+#: Documents other than PDF, each with its own inspect, plan and transform (issue 15).
+SUBKINDS = {m: k for k in (office, text) for m in k.MIMES}
+
+
 def inspect(path: Path, mime: str) -> dict[str, Any]:
+    if mime in SUBKINDS:
+        return {"format": SUBKINDS[mime].NAME, **SUBKINDS[mime].inspect(path, mime)}
     if mime != "application/pdf":
         raise UnsupportedMedia(f"{mime} is not a media type Ferry handles")
     return pdf.inspect_pdf(path)
@@ -39,6 +47,8 @@ def _native_problem(facts: dict[str, Any], caps: ModelCaps, out_of_line: bool = 
 
 
 def plan(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) -> list[dict[str, Any]]:
+    if facts["mime"] in SUBKINDS:
+        return SUBKINDS[facts["mime"]].plan(facts, caps, options)
     strategy = str(options.get("pdf_strategy") or "auto")
     if strategy not in PDF_STRATEGIES:
         raise Unprocessable(f"pdf_strategy must be one of {', '.join(PDF_STRATEGIES)}, not {strategy!r}",
@@ -95,6 +105,8 @@ def _pages_step(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any],
 
 
 def transform(src: Path, facts: dict[str, Any], steps: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
+    if facts["mime"] in SUBKINDS:
+        return SUBKINDS[facts["mime"]].transform(src, facts, steps, workdir)
     step = steps[0]
     if step["op"] == "pdf_rewrite":
         dest = pdf.rewrite(src, workdir / "document.pdf")
