@@ -283,3 +283,12 @@ def test_marker_of_every_convertible_format_survives_conversion(tmp_path):
 
 def test_png_helper_is_a_real_png():
     assert png_bytes()[:4] == b"\x89PNG"
+
+
+def test_text_bytes_claimed_as_an_image_stay_a_415(tmp_path):
+    page = make_text(tmp_path / "error", "html")  # an HTML error page served where a picture was expected
+    with pytest.raises(UnsupportedMedia, match="unrecognised"):
+        inspect_file(page, declared_mime="image/png")
+    with pytest.raises(UnsupportedMedia, match="unrecognised"):
+        inspect_file(page, filename="https://example.com/cat.jpg")
+    assert inspect_file(page, declared_mime="text/html")["mime"] == "text/html"
