@@ -292,3 +292,32 @@ def test_text_bytes_claimed_as_an_image_stay_a_415(tmp_path):
     with pytest.raises(UnsupportedMedia, match="unrecognised"):
         inspect_file(page, filename="https://example.com/cat.jpg")
     assert inspect_file(page, declared_mime="text/html")["mime"] == "text/html"
+
+
+def test_a_text_file_over_the_cap_is_a_413_naming_it(tmp_path):
+    from workers.media.limits import MAX_TEXT_BYTES
+
+    big = tmp_path / "big.csv"
+    with big.open("wb") as fh:
+        fh.write(b"a,b\n" * (MAX_TEXT_BYTES // 4 + 1))
+    with pytest.raises(TooLarge, match="MAX_TEXT_BYTES"):
+        inspect_file(big)
+
+
+def test_macro_enabled_files_are_read_but_their_macros_never_sent(tmp_path):
+    plain = make_docx(tmp_path / "plain.docx", image=False)
+    docm = tmp_path / "macro.docm"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(docm, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(b"wordprocessingml.document.main+xml", b"placeholder")
+                data = data.replace(b"application/vnd.openxmlformats-officedocument.placeholder",
+                                    b"application/vnd.ms-word.document.macroEnabled.main+xml")
+            dst.writestr(item, data)
+        dst.writestr("word/vbaProject.bin", b"\xd0\xcf\x11\xe0 not really vba")
+    facts = inspect_file(docm)
+    assert facts["mime"] == s.DOCX and facts["macros"] is True
+    _, steps, outs = convert(docm, "bedrock/amazon.nova-pro-v1:0", tmp_path)
+    assert steps[0]["op"] == "office_convert" and "macro-enabled" in steps[0]["reason"]
+    assert "MARKER-DOCX" in text_of(outs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from workers.core.errors import UnsupportedMedia
 from workers.media import sniff as s
 from workers.media.textfmt import classify, read_text
 from workers.media.zipsafe import parse_xml, read_member
@@ -96,9 +97,7 @@ def sniff_document(path: Path, head: bytes, hint: str | None = None) -> str | No
     if head.startswith(OLE_MAGIC):
         return sniff_ole(path)
     try:
-        text, _ = read_text(path)
-    except Exception:  # not text (415) or too large (413): inspect re-reads and reports the limit
-        if path.stat().st_size > 0 and hint in s.TEXT_MIMES:
-            raise
+        text, _ = read_text(path)  # a text file over MAX_TEXT_BYTES is a 413 here, naming the limit
+    except UnsupportedMedia:  # not text: unrecognised
         return None
     return classify(text, hint)

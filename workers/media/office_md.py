@@ -132,13 +132,25 @@ def _paragraph(p: Any) -> str:
     return text
 
 
+#: Word main-part content types python-docx does not map to its DocumentPart (macro-enabled, templates): the
+#: XML is the same, so they are read the same way (the VBA part is never opened).
+_DOCX_VARIANTS = ("application/vnd.ms-word.document.macroEnabled.main+xml",
+                  "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
+                  "application/vnd.ms-word.template.macroEnabledTemplate.main+xml")
+
+
 def docx_markdown(path: Path) -> Converted:
+    from docx.opc.part import PartFactory
     from docx.package import Package
+    from docx.parts.document import DocumentPart
     from docx.table import Table
+
+    for content_type in _DOCX_VARIANTS:
+        PartFactory.part_type_for.setdefault(content_type, DocumentPart)
 
     try:
         document = Package.open(str(path)).main_document_part.document
-    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (KeyError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
         raise UnsupportedMedia(f"the Word document could not be read: {exc}") from exc
     out, tables = _Out(), 0
     for block in document.iter_inner_content():
@@ -172,7 +184,7 @@ def pptx_markdown(path: Path) -> Converted:
     try:
         prs = Package.open(str(path)).presentation_part.presentation
         slides = list(prs.slides)
-    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (KeyError, ValueError, AttributeError, zipfile.BadZipFile) as exc:
         raise UnsupportedMedia(f"the presentation could not be read: {exc}") from exc
     if len(slides) > MAX_SLIDES:
         raise TooLarge(f"the presentation has {len(slides)} slides; Ferry reads at most {MAX_SLIDES} (MAX_SLIDES)")

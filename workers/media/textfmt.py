@@ -48,12 +48,13 @@ def detect_encoding(sample: bytes) -> str | None:
 def read_text(path: Path) -> tuple[str, str]:
     """(text, encoding) of a whole text file; 413 over MAX_TEXT_BYTES, 415 when it is not text."""
     size = path.stat().st_size
-    if size > MAX_TEXT_BYTES:
-        raise TooLarge(f"the text document is {size} bytes; Ferry reads at most {MAX_TEXT_BYTES}")
-    data = path.read_bytes()
-    encoding = detect_encoding(data[:_SAMPLE])
+    with path.open("rb") as fh:
+        encoding = detect_encoding(fh.read(_SAMPLE))
     if encoding is None:
         raise UnsupportedMedia("the bytes are neither a known binary format nor text in any encoding")
+    if size > MAX_TEXT_BYTES:
+        raise TooLarge(f"the text document is {size} bytes; Ferry reads at most {MAX_TEXT_BYTES} (MAX_TEXT_BYTES)")
+    data = path.read_bytes()
     text = data.decode(encoding, errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 

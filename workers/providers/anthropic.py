@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from workers.core.errors import UpstreamError
+from workers.core.errors import Unprocessable, UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
 
 API_VERSION = "2023-06-01"
@@ -30,6 +30,9 @@ def _block(p: Part) -> dict[str, Any]:
         if p.mime == "text/plain" and p.data_b64 is not None:  # a plain-text document (issue 15): the text itself
             source = {"type": "text", "media_type": "text/plain",
                       "data": base64.b64decode(p.data_b64).decode("utf-8", errors="replace")}
+        elif p.mime == "text/plain" and p.url:
+            raise Unprocessable("anthropic reads URL documents only as PDFs; send the text document inline or "
+                                "by file id (delivery.prefer inline or file)", stage="complete")
         block: dict[str, Any] = {"type": "document", "source": source}
         if p.filename:
             block["title"] = p.filename

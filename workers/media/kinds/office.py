@@ -71,6 +71,8 @@ def plan(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) -> lis
     problem = doc_text.native_problem(facts, caps, bool(options.get("out_of_line")))
     if doc_text.strategy(options) == "text" and mime in CONVERTERS:
         problem = problem or "document_strategy=text"
+    if facts.get("macros") and problem is None and mime in CONVERTERS:
+        problem = f"{facts['label']} is macro-enabled (Ferry never sends macros on)"
     if problem is None:
         return [doc_text.native_step(facts, caps)]
     if mime not in CONVERTERS:
