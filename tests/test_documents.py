@@ -321,3 +321,23 @@ def test_macro_enabled_files_are_read_but_their_macros_never_sent(tmp_path):
     _, steps, outs = convert(docm, "bedrock/amazon.nova-pro-v1:0", tmp_path)
     assert steps[0]["op"] == "office_convert" and "macro-enabled" in steps[0]["reason"]
     assert "MARKER-DOCX" in text_of(outs)
+
+
+def test_a_document_over_bedrocks_per_document_cap_is_converted(tmp_path):
+    import os
+
+    import docx
+    from PIL import Image
+
+    noise = Image.frombytes("RGB", (1400, 1400), os.urandom(1400 * 1400 * 3))  # incompressible: ~5.9 MB PNG
+    noise.save(tmp_path / "noise.png")
+    doc = docx.Document()
+    doc.add_paragraph("Big one MARKER-BIG")
+    doc.add_picture(str(tmp_path / "noise.png"))
+    doc.save(tmp_path / "big.docx")
+    facts = inspect_file(tmp_path / "big.docx")
+    assert facts["bytes"] > 4_500_000
+    step = plan_resource(facts, caps("bedrock/amazon.nova-pro-v1:0"), {})[0]
+    assert step["op"] == "office_convert" and "4.5 MB per document" in step["reason"]
+    with pytest.raises(TooLarge, match="document_strategy=native"):
+        plan_resource(facts, caps("bedrock/amazon.nova-pro-v1:0"), {"document_strategy": "native"})
