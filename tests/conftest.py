@@ -33,6 +33,7 @@ os.environ.pop("FERRY_API_KEYS", None)
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 os.environ["FERRY_WEBHOOK_SECRET"] = WEBHOOK_SECRET
 os.environ["FERRY_WEBHOOK_RETRY_BASE"] = "0.3"
+os.environ["FERRY_OCR_PROVIDER"] = "mistral"  # pdf_strategy=ocr through the Mistral simulator's /v1/ocr (issue 15)
 TERMINAL = ("succeeded", "failed", "canceled")
 AUTH = {"Authorization": "Bearer ferry-local-key"}
 

@@ -35,7 +35,7 @@ from flask import Flask, Response, jsonify, request
 from .common import Part, completion_tokens, describe, load_json_body, prompt_tokens
 from . import bedrock_tools, served
 from .controls import SimReject, install_controls, record_parts
-from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media
+from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media, office_format
 
 IMAGE_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 DOCUMENT_FORMATS = {"pdf": "application/pdf", "csv": "text/plain", "doc": "application/x-cfb",
@@ -47,6 +47,7 @@ MAX_SIDE = 8000
 MAX_IMAGES = 20
 MAX_DOCUMENT_BYTES = int(4.5 * 1024 * 1024)
 MAX_DOCUMENTS = 5
+OFFICE_FORMATS = ("doc", "docx", "xls", "xlsx")  # checked against the container's main part / stream
 MAX_DOCUMENT_PAGES = 100  # https://docs.claude.com/en/docs/build-with-claude/pdf-support (Claude on Bedrock)
 DOC_NAME = re.compile(r"^[A-Za-z0-9()\[\]\-]+(\s[A-Za-z0-9()\[\]\-]+)*$")
 SIGV4 = re.compile(r"^AWS4-HMAC-SHA256 Credential=[^/\s]+/\d{8}/[a-z0-9-]+/bedrock/aws4_request,\s*"
@@ -244,6 +245,14 @@ def _image(where: str, path: str, image: dict[str, Any]) -> Part:
     return Part("image", media=media, declared_mime=IMAGE_FORMATS[fmt])
 
 
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def _document(where: str, path: str, doc: dict[str, Any]) -> Part:
     name = doc.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 200 or not DOC_NAME.match(name):
@@ -266,9 +275,11 @@ def _document(where: str, path: str, doc: dict[str, Any]) -> Part:
         media = inspect_media(data)
     except MediaError:
         raise _bad(f"{path}: Unable to process the document bytes (invalid or corrupt {fmt}).")
-    if media.mime != DOCUMENT_FORMATS[fmt]:
+    if media.mime != DOCUMENT_FORMATS[fmt] or (fmt in OFFICE_FORMATS and office_format(data) != fmt):
         raise _bad(f"{path}: The document was specified with format '{fmt}', but the bytes appear to be "
-                   f"{media.mime or 'unrecognised data'}.")
+                   f"{office_format(data) or media.mime or 'unrecognised data'}.")
+    if DOCUMENT_FORMATS[fmt] == "text/plain" and not _utf8(data):  # txt/csv/html/md are read as UTF-8 text
+        raise _bad(f"{path}: Unable to process the document bytes: {fmt} documents must be UTF-8 text.")
     if media.encrypted and media.pages is None:
         raise _bad(f"{path}: The document is password protected.")
     if media.pages and media.pages > MAX_DOCUMENT_PAGES:  # Claude's 100-page PDF limit (message: the simulator's)

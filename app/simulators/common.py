@@ -13,6 +13,10 @@ from typing import Any
 from .media import Media, MediaError, is_data_uri, parse_data_uri
 
 
+#: Characters of a received text part (or text document) kept in the simulator's log.
+LOGGED_TEXT_CHARS = 200_000
+
+
 @dataclass
 class Part:
     """One received content part, as described back to the caller and written to the log."""
@@ -64,6 +68,10 @@ class Part:
         if self.ref:
             out["ref"] = self.ref
         m = self.media
+        if self.text is not None:  # what a model reads: tests look for a document's content in it (issue 15)
+            out["text"] = self.text[:LOGGED_TEXT_CHARS]
+        elif m is not None and (m.mime or "").startswith("text/"):
+            out["text"] = m.data[:LOGGED_TEXT_CHARS].decode("utf-8", errors="replace")
         if m is not None:
             out.update(mime=m.mime, bytes=m.size, sha256=m.sha256)
             for key in ("width", "height", "frames", "pages", "duration"):

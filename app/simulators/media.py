@@ -288,3 +288,33 @@ def inspect_lenient(data: bytes) -> Media:
         return inspect_media(data)
     except MediaError:
         return Media(data=data, mime=sniff(data))
+
+
+# --------------------------------------------------------------------------- office containers (issue 15)
+
+def office_format(data: bytes) -> str | None:
+    """docx | xlsx | pptx (a zip with the main part), doc | xls | ppt (an OLE2 file with the main stream), or
+    None: what Bedrock's ``DocumentFormat`` label must match."""
+    import zipfile
+
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except zipfile.BadZipFile:
+            return None
+        for part, fmt in (("word/document.xml", "docx"), ("xl/workbook.xml", "xlsx"), ("ppt/presentation.xml", "pptx")):
+            if part in names:
+                return fmt
+        return None
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        import olefile
+
+        try:
+            with olefile.OleFileIO(data) as ole:
+                for stream, fmt in (("WordDocument", "doc"), ("Workbook", "xls"), ("Book", "xls"),
+                                    ("PowerPoint Document", "ppt")):
+                    if ole.exists(stream):
+                        return fmt
+        except Exception:
+            return None
+    return None

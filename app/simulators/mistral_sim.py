@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 import time
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 
 from .chatlike import bearer_token, chat_completion, read_body, read_parts
-from .common import Part
+from .common import Part, load_json_body
 from .controls import SimReject, install_controls, record_parts
 from . import served
 from .media import Media
@@ -76,4 +76,63 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         plan = check(body, lambda message, _param: _bad(message), MISTRAL)  # tools (app/simulators/tools.py)
         return jsonify(chat_completion("mistral", raw, body["model"], parts, plan, MISTRAL))
 
+    @app.post("/v1/ocr")
+    def ocr() -> Response:
+        if bearer_token() != api_key:
+            raise SimReject(401, "Unauthorized")
+        try:
+            body = load_json_body(request.get_data())
+        except ValueError as exc:
+            raise _bad(str(exc))
+        if not isinstance(body, dict):
+            raise _bad("request body must be a JSON object")
+        return jsonify(ocr_answer(body))
+
     return app
+
+
+#: https://docs.mistral.ai/capabilities/document_ai/basic_ocr/ (PDFs up to 50 MB and 1,000 pages;
+#: ``document_url`` for PDFs, ``image_url`` for images; models ``mistral-ocr-*``).
+OCR_MAX_BYTES = 50 * 1024 * 1024
+OCR_MAX_PAGES = 1000
+
+
+def ocr_answer(body: dict) -> dict:  # type: ignore[type-arg]
+    """OCRResponse for a base64 PDF: each page's text layer as Markdown, or for a page without one a
+    deterministic stand-in for recognised text (the simulator cannot read pixels)."""
+    import hashlib
+
+    from .media import MediaError, parse_data_uri
+
+    model = str(body.get("model") or "")
+    if not model.startswith("mistral-ocr"):
+        raise _bad(f"Invalid model: {model!r} is not an OCR model (mistral-ocr-latest)")
+    doc = body.get("document") or {}
+    if doc.get("type") != "document_url" or not isinstance(doc.get("document_url"), str):
+        raise _bad("document: expected {type: document_url, document_url} (or image_url for images)")
+    try:
+        mime, data = parse_data_uri(doc["document_url"])
+    except MediaError as exc:
+        raise _bad(f"document.document_url: {exc}")
+    if len(data) > OCR_MAX_BYTES:
+        raise _bad(f"document is too large: {len(data)} bytes > {OCR_MAX_BYTES} (50 MB)")
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:
+        raise _bad("document.document_url: the document could not be read as a PDF")
+    if len(pdf) > OCR_MAX_PAGES:
+        raise _bad(f"document has {len(pdf)} pages; at most {OCR_MAX_PAGES} are supported")
+    pages = []
+    for i in range(len(pdf)):
+        page = pdf[i]
+        text = page.get_textpage().get_text_range().strip()
+        w, h = page.get_size()
+        if not text:
+            digest = hashlib.sha256(data).hexdigest()[:8]
+            text = f"OCR-SIM page {i + 1} of {digest}: recognised text"
+        pages.append({"index": i, "markdown": text, "images": [],
+                      "dimensions": {"dpi": 200, "height": round(h * 200 / 72), "width": round(w * 200 / 72)}})
+    return {"pages": pages, "model": model, "document_annotation": None,
+            "usage_info": {"pages_processed": len(pages), "doc_size_bytes": len(data)}}

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     ui_secret: str | None = Field(default=None, alias="FERRY_UI_SECRET")
     ui_session_seconds: int = Field(default=12 * 3600, alias="FERRY_UI_SESSION_SECONDS")
     ui_secure_cookie: bool = Field(default=False, alias="FERRY_UI_SECURE_COOKIE")
+    # -- issue 15: pdf_strategy "ocr" reads PDF pages with a provider's OCR endpoint (workers/pipeline/ocr.py)
+    ocr_provider: str | None = Field(default=None, alias="FERRY_OCR_PROVIDER")
+    """``mistral`` (POST /v1/ocr with MISTRAL_API_KEY); unset: pdf_strategy=ocr is refused as not configured."""
+    ocr_model: str = Field(default="mistral-ocr-latest", alias="FERRY_OCR_MODEL")
 
     openai_api_key: str | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")

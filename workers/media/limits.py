@@ -38,3 +38,21 @@ def bombs_are_errors() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         yield
+
+# -- documents beyond PDF (issue 15): office files are zips of XML, text is decoded whole ------------------
+#: Entries an office zip (docx, xlsx, pptx, odt, ods, odp) may have.
+MAX_ZIP_ENTRIES = 5000
+#: Uncompressed bytes of all entries together (declared in the central directory, and counted while read).
+MAX_ZIP_UNCOMPRESSED = 256_000_000
+#: Uncompressed / compressed size of one entry over 1 MB (a zip bomb inflates 1000x or more; XML about 10x).
+MAX_ZIP_RATIO = 200
+#: A text document (csv, html, md, txt, json, xml) larger than this is refused before decoding.
+MAX_TEXT_BYTES = 50_000_000
+#: Characters of text one document may convert to (the model would not read more).
+MAX_CONVERTED_CHARS = 4_000_000
+#: Cells of a workbook's used ranges together (a sheet that claims A1:XFD1048576 is refused unread).
+MAX_SHEET_CELLS = 2_000_000
+#: Slides of a deck, pages of an OpenDocument presentation.
+MAX_SLIDES = 1000
+#: Images taken out of one office document (beyond the model's own count per request).
+MAX_DOCUMENT_IMAGES = 8

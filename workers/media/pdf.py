@@ -82,7 +82,38 @@ def inspect_pdf(path: Path) -> dict[str, Any]:
         facts["page_width_pt"], facts["page_height_pt"] = 612.0, 792.0
     if facts["encrypted"]:
         facts["decrypted"] = "empty user password"
+    facts["scanned_pages"] = scanned_pages(path, min(facts["pages"], MAX_SCAN_CHECK_PAGES))
     return facts
+
+
+#: Pages checked for a text layer at inspect (a scan of more pages is judged by these).
+MAX_SCAN_CHECK_PAGES = 1000
+
+
+def scanned_pages(src: Path, pages: int) -> list[int]:
+    """1-based pages with no text layer but an image on them: scans (a blank page is neither)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        doc = _open_pdfium(src)
+    except UnsupportedMedia:
+        return []
+    found: list[int] = []
+    try:
+        for number in range(1, pages + 1):
+            page = doc[number - 1]
+            textpage = page.get_textpage()
+            chars = textpage.count_chars()
+            textpage.close()
+            if chars == 0 and next(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2), None) is not None:
+                found.append(number)
+            page.close()
+    except pdfium.PdfiumError:
+        return found
+    finally:
+        doc.close()
+    return found
 
 
 def rewrite(src: Path, dest: Path) -> Path:

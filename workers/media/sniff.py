@@ -34,7 +34,30 @@ def kind_of(mime: str | None) -> str | None:
     """image | document | audio | video for a MIME type."""
     if not mime:
         return None
-    if mime == "application/pdf":
+    if mime in DOCUMENT_MIMES:
         return "document"
     major = mime.split("/", 1)[0]
     return major if major in ("image", "audio", "video") else None
+
+
+# -- documents beyond PDF (issue 15): recognised from the whole file by workers/media/docsniff.py ----------
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+ODT = "application/vnd.oasis.opendocument.text"
+ODS = "application/vnd.oasis.opendocument.spreadsheet"
+ODP = "application/vnd.oasis.opendocument.presentation"
+DOC = "application/msword"
+XLS = "application/vnd.ms-excel"
+PPT = "application/vnd.ms-powerpoint"
+ENCRYPTED_OOXML = "application/x-encrypted-ooxml"  # an OLE2 container holding EncryptionInfo + EncryptedPackage
+OFFICE_MIMES = (DOCX, XLSX, PPTX, ODT, ODS, ODP, DOC, XLS, PPT, ENCRYPTED_OOXML)
+TEXT_MIMES = ("text/plain", "text/markdown", "text/csv", "text/tab-separated-values", "text/html",
+              "application/json", "application/xml")
+DOCUMENT_MIMES = ("application/pdf", *OFFICE_MIMES, *TEXT_MIMES)
+#: File name endings as hints (never proof) for the text formats and office files.
+EXTENSIONS = {"txt": "text/plain", "text": "text/plain", "md": "text/markdown", "markdown": "text/markdown",
+              "csv": "text/csv", "tsv": "text/tab-separated-values", "tab": "text/tab-separated-values",
+              "html": "text/html", "htm": "text/html", "json": "application/json", "xml": "application/xml",
+              "docx": DOCX, "xlsx": XLSX, "pptx": PPTX, "odt": ODT, "ods": ODS, "odp": ODP, "doc": DOC,
+              "xls": XLS, "ppt": PPT, "pdf": "application/pdf"}

@@ -29,6 +29,6 @@ def kept_output(facts: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str,
     if facts["kind"] == "image":
         out.update(width=facts.get("display_width", facts.get("width")),
                    height=facts.get("display_height", facts.get("height")))
-        if steps and "est_tokens" in steps[0]:
-            out["est_tokens"] = steps[0]["est_tokens"]
+    if steps and "est_tokens" in steps[0]:  # an image's formula, or a native text/office document's text
+        out["est_tokens"] = steps[0]["est_tokens"]
     return out

@@ -23,7 +23,8 @@ from workers.providers import files_api
 from workers.providers.catalog import ModelCaps
 
 _EXT = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
-        "audio/mpeg": "mp3", "audio/wav": "wav", "video/mp4": "mp4"}
+        "audio/mpeg": "mp3", "audio/wav": "wav", "video/mp4": "mp4", "text/plain": "txt", "text/markdown": "md",
+        "text/csv": "csv", "text/html": "html"}
 
 
 def available(ctx: Context, caps: ModelCaps) -> Available:

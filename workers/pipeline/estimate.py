@@ -55,6 +55,8 @@ def usage_estimate(record: JobRecord, resources: list[Resource]) -> dict[str, An
                 details["text"] += math.ceil(len(out.get("text") or "") / CHARS_PER_TOKEN)
             elif kind == "image":
                 details["image"] += int(out.get("est_tokens") or 0)
+            elif kind == "document" and out.get("est_tokens") is not None:  # a text or office document: its text
+                details["document"] += int(out["est_tokens"])
             elif kind == "document":
                 details["document"] += int(out.get("pages") or (res.get("facts") or {}).get("pages") or 1) \
                     * TOKENS_PER_PDF_PAGE
@@ -68,4 +70,5 @@ def usage_estimate(record: JobRecord, resources: list[Resource]) -> dict[str, An
     max_out = request.get("max_completion_tokens") or request.get("max_tokens")
     return {"prompt_tokens": sum(details.values()), "prompt_tokens_details": details,
             "max_completion_tokens": max_out,
-            "method": "images: catalog token formula; text: 4 chars/token; PDF: 1500/page; audio 32/s; video 263/s"}
+            "method": "images: catalog token formula; text (converted documents too): 4 chars/token; PDF: 1500/page; "
+                      "audio 32/s; video 263/s"}

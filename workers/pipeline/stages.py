@@ -17,6 +17,7 @@ from workers.media.inspect import inspect_file
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan, kept_output
 from workers.net.download import download
+from workers.pipeline import ocr
 from workers.pipeline.dedupe import fetch_once, transform_once
 from workers.pipeline.deliver import available, deliver_outputs
 from workers.pipeline.delivery_plan import out_of_line_methods
@@ -69,7 +70,8 @@ def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     if passes_through(res):
         return None
     with _tmpdir() as tmp:
-        facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"))
+        facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"),
+                             src.get("declared_mime") or src.get("content_type"), src.get("filename") or src.get("url"))
     src["mime"] = facts["mime"]
     notes = res.get("notes", [])
     declared = src.get("declared_mime")
@@ -86,6 +88,7 @@ def plan(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     options = {"detail": res.get("detail", "auto"), **(record.get("options") or {})}
     # Where a Files API or staging can carry an item, the media planner need not shrink it to fit inline.
     options["out_of_line"] = out_of_line_methods(caps, res["facts"]["kind"], available(ctx, caps))
+    options["ocr"] = ocr.configured(ctx)  # pdf_strategy=ocr needs an OCR provider (workers/pipeline/ocr.py)
     res["transforms"] = plan_resource(res["facts"], caps, options)
     return res
 
@@ -105,7 +108,10 @@ def _transform(ctx: Context, res: Resource) -> list[Output]:
     outputs: list[dict[str, Any]] = []
     with _tmpdir() as tmp:
         src = get_blob(ctx.storage, res["source"]["sha256"], Path(tmp) / "src")
-        for out in apply_plan(src, res["facts"], res.get("transforms", []), Path(tmp)):
+        steps = res.get("transforms", [])
+        made = ocr.read_pages(ctx, src, steps[0]) if steps and steps[0]["op"] == "pdf_ocr" else \
+            apply_plan(src, res["facts"], steps, Path(tmp))
+        for out in made:
             path = out.pop("path", None)
             if path is not None:
                 out["bytes"] = Path(path).stat().st_size

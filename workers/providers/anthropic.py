@@ -1,9 +1,10 @@
 """Anthropic Messages: https://docs.anthropic.com/en/api/messages"""
 from __future__ import annotations
 
+import base64
 from typing import Any
 
-from workers.core.errors import UpstreamError
+from workers.core.errors import Unprocessable, UpstreamError
 from workers.providers.base import Call, NativeRequest, Part, completion, upstream_error
 from workers.providers.tool_shapes import anthropic_calls, anthropic_done, anthropic_params, anthropic_turn
 from workers.providers.tools import with_tool_calls
@@ -27,7 +28,14 @@ def _block(p: Part) -> dict[str, Any]:
     if p.kind == "image":
         return {"type": "image", "source": _source(p)}
     if p.kind == "document":
-        block: dict[str, Any] = {"type": "document", "source": _source(p)}
+        source = _source(p)
+        if p.mime == "text/plain" and p.data_b64 is not None:  # a plain-text document (issue 15): the text itself
+            source = {"type": "text", "media_type": "text/plain",
+                      "data": base64.b64decode(p.data_b64).decode("utf-8", errors="replace")}
+        elif p.mime == "text/plain" and p.url:
+            raise Unprocessable("anthropic reads URL documents only as PDFs; send the text document inline or "
+                                "by file id (delivery.prefer inline or file)", stage="complete")
+        block: dict[str, Any] = {"type": "document", "source": source}
         if p.filename:
             block["title"] = p.filename
         return block

@@ -7,6 +7,8 @@ from typing import Any
 
 from workers.core.errors import TooLarge, UnsupportedMedia, Unprocessable
 from workers.media import pdf
+import workers.media.kinds.office as office
+import workers.media.kinds.text as text
 from workers.media.kinds.pdf_split import split_parts, split_step
 from workers.media.kinds.common import encode_args, encode_picture, mb
 from workers.media.sizing import target_size
@@ -15,10 +17,16 @@ from workers.providers.catalog import ImageCaps, ModelCaps
 NAME = "document"
 DEFAULT_PDF_IMAGE_PAGES = {"auto": 4, "images": 20}
 MAX_TEXT_PAGES = 1000
-PDF_STRATEGIES = ("auto", "native", "text", "images")
+PDF_STRATEGIES = ("auto", "native", "text", "images", "ocr")
+
+
+#: Documents other than PDF, each with its own inspect, plan and transform (issue 15).
+SUBKINDS = {m: k for k in (office, text) for m in k.MIMES}
 
 
 def inspect(path: Path, mime: str) -> dict[str, Any]:
+    if mime in SUBKINDS:
+        return {"format": SUBKINDS[mime].NAME, **SUBKINDS[mime].inspect(path, mime)}
     if mime != "application/pdf":
         raise UnsupportedMedia(f"{mime} is not a media type Ferry handles")
     return pdf.inspect_pdf(path)
@@ -39,10 +47,14 @@ def _native_problem(facts: dict[str, Any], caps: ModelCaps, out_of_line: bool = 
 
 
 def plan(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any]) -> list[dict[str, Any]]:
+    if facts["mime"] in SUBKINDS:
+        return SUBKINDS[facts["mime"]].plan(facts, caps, options)
     strategy = str(options.get("pdf_strategy") or "auto")
     if strategy not in PDF_STRATEGIES:
         raise Unprocessable(f"pdf_strategy must be one of {', '.join(PDF_STRATEGIES)}, not {strategy!r}",
                             param="options.pdf_strategy")
+    if strategy == "ocr":
+        return [_ocr_step(facts, options)]
     problem = _native_problem(facts, caps, bool(options.get("out_of_line")))
     if strategy == "native" or (strategy == "auto" and problem is None):
         if problem:
@@ -84,10 +96,13 @@ def _pages_step(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any],
     step["text_pages"] = list(range(1, min(pages, MAX_TEXT_PAGES) + 1)) if with_text else []
     why = problem or f"pdf_strategy={strategy}"
     parts = []
+    scans = _scans_as_images(facts, caps, options, step) if with_text else []
     if with_text:
         parts.append(f"text of {len(step['text_pages'])} pages")
     if n_images:
         parts.append(f"images of pages 1-{n_images}")
+    if scans:
+        parts.append(f"images of the scanned pages {_ranges(scans)} (no text layer)")
     step["reason"] = f"{why}; sending {' and '.join(parts) or 'nothing'} instead"
     if not parts:
         raise Unprocessable(f"{caps.id} cannot take this PDF: {why}")
@@ -95,12 +110,16 @@ def _pages_step(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any],
 
 
 def transform(src: Path, facts: dict[str, Any], steps: list[dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
+    if facts["mime"] in SUBKINDS:
+        return SUBKINDS[facts["mime"]].transform(src, facts, steps, workdir)
     step = steps[0]
     if step["op"] == "pdf_rewrite":
         dest = pdf.rewrite(src, workdir / "document.pdf")
         return [{"path": dest, "kind": "document", "mime": "application/pdf", "pages": facts.get("pages")}]
     if step["op"] == "pdf_pages":
         return _pages(src, step, workdir)
+    if step["op"] == "pdf_ocr":
+        raise Unprocessable("pdf_ocr runs in the transform stage (workers/pipeline/ocr.py), not as a pure transform")
     if step["op"] == "pdf_split":
         parts, rest = split_parts(src, facts, step, workdir)
         if not rest:
@@ -135,3 +154,46 @@ def _pages(src: Path, step: dict[str, Any], workdir: Path) -> list[dict[str, Any
             body = texts[number] or "(no extractable text on this page)"
             outputs.append({"kind": "text", "mime": "text/plain", "page": number, "text": f"[Page {number}]\n{body}"})
     return outputs
+
+
+def _ranges(pages: list[int]) -> str:
+    """[1, 2, 3, 7] -> '1-3, 7'."""
+    out: list[str] = []
+    for n in pages:
+        if out and int(out[-1].split("-")[-1]) == n - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)
+
+
+def _scans_as_images(facts: dict[str, Any], caps: ModelCaps, options: dict[str, Any], step: dict[str, Any]) -> list[int]:
+    """Scanned pages (no text layer) go as page images instead of empty text (issue 15 item 4); the pages
+    added to ``step`` are returned. A model without image input cannot read them: 422 saying so."""
+    scanned = [n for n in facts.get("scanned_pages") or [] if n in set(step["text_pages"])]
+    if not scanned:
+        return []
+    icaps = caps.image
+    if icaps is None:
+        hint = "pdf_strategy=ocr" if options.get("ocr") else "pdf_strategy=ocr (set FERRY_OCR_PROVIDER=mistral)"
+        raise Unprocessable(f"the PDF is scanned: pages {_ranges(scanned)} of {facts.get('pages')} have no text layer, "
+                            f"and {caps.id} does not accept images; use {hint} or a model that reads images")
+    have = list(step.get("image_pages") or [])
+    room = max(0, (icaps.max_per_request or len(have) + len(scanned)) - len(have))
+    added = [n for n in scanned if n not in have][:room]
+    step["image_pages"] = sorted(have + added)
+    step.setdefault("image", {"caps": icaps.model_dump(), **encode_args(icaps, caps, "image/png",
+                                                                       str(options.get("detail") or "auto"))})
+    step["text_pages"] = [n for n in step["text_pages"] if n not in set(added)]
+    return added
+
+
+def _ocr_step(facts: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """``pdf_ocr``: the pages read by the configured OCR provider (run by the transform stage, which may call
+    out: workers/pipeline/ocr.py); 422 when none is configured."""
+    provider = options.get("ocr")
+    if not provider:
+        raise Unprocessable("pdf_strategy=ocr: no OCR provider is configured on the workers (set "
+                            "FERRY_OCR_PROVIDER=mistral and MISTRAL_API_KEY)", param="options.pdf_strategy")
+    return {"op": "pdf_ocr", "provider": provider, "model": options.get("ocr_model"),
+            "reason": f"pdf_strategy=ocr: the {facts.get('pages')} pages read by {provider} OCR, sent as text"}
