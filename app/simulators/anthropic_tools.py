@@ -10,11 +10,10 @@ immediately after: …"). Unknown fields answer pydantic's "Extra inputs are not
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .controls import SimReject
-from .tools import Result, results_text, sim_id, text_of, wanted_call
+from .tools import Plan, Result, results_text, sim_id, text_of, wanted_call
 
 TOOL_FIELDS = {"name", "description", "input_schema", "cache_control", "type", "strict"}
 USE_FIELDS = {"type", "id", "name", "input", "cache_control"}
@@ -25,14 +24,6 @@ CHOICE_FIELDS = {"auto": {"type", "disable_parallel_tool_use"}, "any": {"type", 
 
 def _bad(message: str) -> SimReject:
     return SimReject(400, message, "invalid_request_error")
-
-
-@dataclass
-class Plan:
-    names: list[str] = field(default_factory=list)
-    forced: str | None = None
-    results: list[Result] = field(default_factory=list)
-    last_user_text: str = ""
 
 
 def check(body: dict[str, Any]) -> Plan:

@@ -12,25 +12,16 @@ following Ids: …", "The toolConfig field must be defined when using toolUse an
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from .controls import SimReject
-from .tools import Result, results_text, sim_id, text_of, wanted_call
+from .tools import Plan, Result, results_text, sim_id, text_of, wanted_call
 
 SPEC_FIELDS = {"name", "description", "inputSchema", "strict"}
 
 
 def _bad(message: str) -> SimReject:
     return SimReject(400, message, "ValidationException")
-
-
-@dataclass
-class Plan:
-    names: list[str] = field(default_factory=list)
-    forced: str | None = None
-    results: list[Result] = field(default_factory=list)
-    last_user_text: str = ""
 
 
 def check(body: dict[str, Any]) -> Plan:

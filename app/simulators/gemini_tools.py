@@ -13,23 +13,14 @@ call ``id``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .gemini_wire import bad, get_field
-from .tools import Result, results_text, text_of, wanted_call
+from .tools import Plan, Result, results_text, text_of, wanted_call
 
 DECLARATION_FIELDS = {"name", "description", "parameters", "parametersJsonSchema", "parameters_json_schema",
                       "response", "responseJsonSchema", "response_json_schema", "behavior"}
 MODES = ("MODE_UNSPECIFIED", "AUTO", "ANY", "NONE", "VALIDATED")
-
-
-@dataclass
-class Plan:
-    names: list[str] = field(default_factory=list)
-    forced: str | None = None
-    results: list[Result] = field(default_factory=list)
-    last_user_text: str = ""
 
 
 def _unknown(key: str, where: str) -> Exception:

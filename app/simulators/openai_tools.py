@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .controls import SimReject
-from .tools import Result, results_text, sim_id, text_of, wanted_call
+from .tools import Plan, Result, results_text, sim_id, text_of, wanted_call
 
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 MISTRAL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
@@ -44,14 +44,6 @@ OPENAI = Dialect()
 MISTRAL = Dialect(choices=("none", "auto", "any", "required"), mistral_ids=True)
 COHERE = Dialect(choices=("REQUIRED", "NONE"), named_choice=False,
                  function_fields=frozenset({"name", "description", "parameters"}), cohere=True)
-
-
-@dataclass
-class Plan:
-    names: list[str] = field(default_factory=list)
-    forced: str | None = None
-    results: list[Result] = field(default_factory=list)
-    last_user_text: str = ""
 
 
 def check(body: dict[str, Any], bad: Bad, dialect: Dialect = OPENAI) -> Plan:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _DIRECTIVE = re.compile(r"\bcall\s+([A-Za-z0-9_.:-]+)")
@@ -30,6 +30,16 @@ class Result:
     call_id: str
     name: str
     content: str
+
+
+@dataclass
+class Plan:
+    """What a request's tool fields ask of a simulator: the declared names, a forced call, the results sent."""
+
+    names: list[str] = field(default_factory=list)
+    forced: str | None = None
+    results: list[Result] = field(default_factory=list)
+    last_user_text: str = ""
 
 
 def wanted_call(names: list[str], forced: str | None, last_user_text: str) -> tuple[str, dict[str, Any]] | None:
