@@ -81,3 +81,26 @@ def test_models_lists_the_catalog(ferry_url):
 def test_cli_reports_a_bad_key(ferry_url, folder, tmp_path):
     res = CliRunner().invoke(main, ["models", "--url", ferry_url, "--key", "wrong"])
     assert res.exit_code != 0 and "authentication_error" in res.output
+
+
+def test_the_demo_points_every_provider_at_a_simulator(monkeypatch):
+    """``ferry up --demo`` gives its processes a route and credentials for every provider in the catalog
+    (Bedrock's endpoint and AWS keys, Azure's endpoint, Vertex's project and token, the compatible endpoint)."""
+    from app.cli.main import _start_simulators
+    from workers.core.settings import Settings
+    from workers.providers.catalog import get_catalog
+
+    env: dict[str, str] = {}
+    sims = _start_simulators(env)
+    try:
+        for name, value in env.items():  # as the processes `ferry up` starts see them
+            monkeypatch.setenv(name, value)
+        settings = Settings()
+        providers = [*get_catalog().providers, *settings.endpoints()]
+        missing = [p for p in providers if not settings.provider_key(p)]
+        assert not missing, f"the demo leaves these providers without credentials: {missing}"
+        assert env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == sims["bedrock"].url
+        assert "compat" in settings.endpoints()
+    finally:
+        for server in sims.values():
+            server.stop()

@@ -153,7 +153,9 @@ def _start_simulators(env: dict[str, str]) -> dict[str, Any]:
     from app.simulators.server import env_for, run_all
 
     sims = run_all()
-    env.update({k: v for k, v in env_for(sims).items() if k.endswith(("_BASE_URL", "_API_KEY"))})
+    # Every provider at its simulator: base URLs and keys, and Bedrock's endpoint and AWS credentials, Azure's
+    # endpoint, Vertex's project and token, the OpenAI-compatible endpoint (only in the processes started here).
+    env.update(env_for(sims))
     console.print(f"[bold]simulators[/] {', '.join(f'{n}={s.url}' for n, s in sims.items())}")
     return sims
 
