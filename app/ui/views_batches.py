@@ -29,8 +29,9 @@ def batches_list():  # type: ignore[no-untyped-def]
     tenant = session.tenant()
     after = request.args.get("after") or None
     listed = batches.list_batches(context(), tenant, limit=_int_arg("limit", 20, 1, 100), after=after)
-    live = after is None and any(b["status"] not in batches.FINAL for b in listed["data"])
-    return page("batches.html", title="Batches", listed=listed, live=live, first_page=after is None)
+    running = any(b["status"] not in batches.FINAL for b in listed["data"])
+    return page("batches.html", title="Batches", listed=listed, running=running, refresh=after is None and running,
+                first_page=after is None)
 
 
 @bp.get("/batches/<batch_id>")
@@ -41,7 +42,9 @@ def batch_page(batch_id: str):  # type: ignore[no-untyped-def]
     lines = data.batch_lines(ctx, batch_id, offset=offset, limit=LINES_PER_PAGE)
     counts = batch["request_counts"]
     done = counts["completed"] + counts["failed"]
+    ferry = batch.get("ferry") if isinstance(batch.get("ferry"), dict) else {}
     return page("batch.html", title=f"Batch {batch_id}", batch=batch, lines=lines, offset=offset,
+                ferry=ferry, provider_batches=data.provider_batches(ferry), cost=data.cost_of(ferry, batch),
                 per_page=LINES_PER_PAGE, done=done, live=batch["status"] not in batches.FINAL,
                 fragment=fragment_wanted())
 
