@@ -277,3 +277,22 @@ def test_keyboard_only_sign_in_and_submit_and_every_control_labelled(browser, se
         snapshot = assert_accessible(page)
         for item in expected:
             assert item in snapshot, (path, item, snapshot[:2000])
+
+
+def test_usable_without_javascript(browser, server, gate):
+    """Sign in, submit and watch a job end with scripts off: forms post, and a page with something running
+    refreshes itself (``<noscript>`` meta refresh) until it ends."""
+    page = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{server}/ui/try")
+    page.get_by_label("API key").fill(KEY_A)
+    page.get_by_role("button", name="Sign in").click()
+    waited("sign-in without scripts to land on Try it", lambda: page.wait_for_url(f"{server}/ui/try", timeout=WAIT_MS))
+    page.get_by_label("Prompt", exact=True).fill("no scripts")
+    page.get_by_label("URLs, one per line").fill(f"{gate.url}/hold/noscript.jpg")
+    page.get_by_role("button", name="Submit job").click()
+    job_id = _landed_on_a_job(page)
+    assert page.get_by_role("status").inner_text().strip() in ("queued", "running")
+    assert page.locator("noscript").count() >= 1 and 'http-equiv="refresh"' in page.content()
+    gate.release("noscript")
+    wait_status(page, "succeeded")  # reached by the page refreshing itself
+    assert page.url.endswith(job_id) and 'http-equiv="refresh"' not in page.content()  # and then it stops
