@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.helpers import data_uri, image_part, job_body
 from tests.test_ui import finish
 from tests.ui_browser_kit import (BEARER_A, HOPPER, KEY_A, KEY_B, WAIT_MS, assert_accessible, assert_not_reloaded,
-                                  browser, focus_by_tab, gate, mark_no_reload, needs_chromium, server, shot,
+                                  browser, focus_by_tab, gate, mark_no_reload, needs_chromium, new_page, server, shot,
                                   sign_in, ui_app, wait_status, waited)
 
 __all__ = ["browser", "gate", "server", "ui_app"]  # fixtures used by name
@@ -31,7 +31,7 @@ def _landed_on_a_job(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_sign_in_and_a_dry_run_through_the_form(browser, server):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = new_page(browser)
     page.goto(f"{server}/ui/login")
     assert_accessible(page)
     shot(page, "01-login")
@@ -96,7 +96,7 @@ def test_watching_a_job_finish_from_its_page_and_from_the_list(browser, server, 
     answer = page.locator(".answer").inner_text()
     assert answer.startswith("sim:openai") and "image/jpeg" in answer
     assert page.get_by_role("button", name="Cancel job").count() == 0
-    with page.expect_download() as download:
+    with page.expect_download(timeout=WAIT_MS) as download:
         page.get_by_role("link", name="Download result JSON").click()
     saved = json.loads(Path(download.value.path()).read_text())
     assert saved["id"] == job_id and saved["result"]["choices"][0]["message"]["content"] == answer
@@ -241,7 +241,7 @@ def test_tenant_b_gets_404_for_tenant_as_job_batch_and_file(browser, server, ui_
 
 
 def test_keyboard_only_sign_in_and_submit_and_every_control_labelled(browser, server, gate):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = new_page(browser)
     page.goto(f"{server}/ui/login")
     focus_by_tab(page, "#key", "the API key field")
     page.keyboard.type(KEY_A)
@@ -282,7 +282,7 @@ def test_keyboard_only_sign_in_and_submit_and_every_control_labelled(browser, se
 def test_usable_without_javascript(browser, server, gate):
     """Sign in, submit and watch a job end with scripts off: forms post, and a page with something running
     refreshes itself (``<noscript>`` meta refresh) until it ends."""
-    page = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900}).new_page()
+    page = new_page(browser, java_script_enabled=False)
     page.goto(f"{server}/ui/try")
     page.get_by_label("API key").fill(KEY_A)
     page.get_by_role("button", name="Sign in").click()

@@ -71,8 +71,9 @@ def browser() -> Iterator[Any]:
 
 
 class Gate:
-    """An image host on loopback: ``/open/<name>.jpg`` answers at once, ``/hold/<name>.jpg`` only after
-    :meth:`release` (so the job fetching it stays in ``fetch`` until the test says), anything else 404."""
+    """An image host on loopback: ``/open/<name>.jpg`` answers at once, ``/hold/<name>.jpg`` finishes its
+    body only after :meth:`release` (so the job fetching it stays in ``fetch`` until the test says, however
+    slow the machine), anything else 404."""
 
     def __init__(self) -> None:
         self._events: dict[str, threading.Event] = {}
@@ -88,14 +89,20 @@ class Gate:
                 if not m:
                     self.send_error(404, "no such image")
                     return
-                if m.group(1) == "hold":
-                    gate.event(m.group(2)).wait(120)
                 body = HOPPER.read_bytes()
                 self.send_response(200)
                 self.send_header("Content-Type", "image/jpeg")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                sent = 0
+                if m.group(1) == "hold":  # a byte every 2 s keeps the fetch's read timeout from firing
+                    event = gate.event(m.group(2))
+                    while not event.wait(2) and sent < min(len(body) - 1, 120):
+                        self.wfile.write(body[sent:sent + 1])
+                        self.wfile.flush()
+                        sent += 1
+                    event.wait(120)
+                self.wfile.write(body[sent:])
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -165,8 +172,16 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
+def new_page(browser: Any, **options: Any) -> Any:
+    """A page in a fresh context (no cookies) whose every action and navigation may take WAIT_MS."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(WAIT_MS)
+    return context.new_page()
+
+
 def sign_in(browser: Any, server: str, key: str, start: str = "/ui/jobs") -> Any:
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = new_page(browser)
     page.goto(f"{server}{start}")
     assert page.url.startswith(f"{server}/ui/login"), page.url  # redirected to sign in
     page.get_by_label("API key").fill(key)
@@ -211,4 +226,4 @@ def focus_by_tab(page: Any, target: str, what: str, limit: int = 60) -> list[str
 
 __all__ = ["ARTIFACTS", "BEARER_A", "CHROMIUM", "Gate", "HOPPER", "KEY_A", "KEY_B", "PlaywrightError", "WAIT_MS",
            "assert_accessible", "assert_not_reloaded", "browser", "focus_by_tab", "gate", "mark_no_reload",
-           "needs_chromium", "server", "shot", "sign_in", "ui_app", "unlabelled", "until", "wait_status", "waited"]
+           "needs_chromium", "new_page", "server", "shot", "sign_in", "ui_app", "unlabelled", "until", "wait_status", "waited"]
