@@ -120,12 +120,13 @@ def up(port: int, demo: bool, exit_after: bool) -> None:
             console.print(f"[bold]{name}[/] pid {procs[-1].pid}, log {log_dir / (name + '.log')}")
         _wait_healthy(url, procs)
         console.print(f"[green]Ferry is up[/] at {url}  (API key: {next(iter(settings.tenant_keys()))})")
+        console.print(f"Browser UI: {url}/ui/  (sign in with that key)")
         ok = True
         if demo:
             ok = run_demo(FerryClient(url, next(iter(settings.tenant_keys()))))
         if exit_after:
             sys.exit(0 if ok else 1)
-        console.print("Ctrl-C stops everything.")
+        console.print(f"See the jobs in a browser at {url}/ui/ · Ctrl-C stops everything.")
         while all(p.poll() is None for p in procs):
             time.sleep(1)
         raise click.ClickException("a process exited; see the logs")

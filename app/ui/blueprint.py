@@ -26,7 +26,7 @@ def _ui_session() -> session.Session | None:
     return session.current()
 
 
-for _name in ("when", "ago", "seconds", "size", "pretty_json", "pct"):
+for _name in ("when", "ago", "seconds", "size", "pretty_json", "pct", "usd"):
     bp.add_app_template_filter(getattr(fmt, _name), f"ui_{_name}")
 
 

@@ -40,15 +40,43 @@ def _tokens(result: Any, estimate: Any) -> tuple[int | None, bool]:
     return None, False
 
 
+def _loads(raw: Any) -> Any:
+    """A JSON hash field another part of Ferry may add (None when absent or not JSON)."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def cost_of(*holders: Any) -> dict[str, Any] | None:
+    """A job's or batch's cost when Ferry recorded one (``cost`` on the job, its result or the result's usage;
+    a number of USD or ``{"usd"|"total_usd"|"total"|"amount", "estimated"?}``), as ``{"usd", "estimated"}``;
+    None while the catalog carries no prices (then the UI shows tokens and says so)."""
+    for holder in holders:
+        if not isinstance(holder, dict):
+            continue
+        usage = holder.get("usage")
+        for raw in (holder.get("cost"), usage.get("cost") if isinstance(usage, dict) else None):
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                return {"usd": float(raw), "estimated": False}
+            if isinstance(raw, dict):
+                for name in ("usd", "total_usd", "total", "amount", "actual", "estimated"):
+                    value = raw.get(name)
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        return {"usd": float(value), "estimated": bool(raw.get("estimated")) or name == "estimated"}
+    return None
+
+
 def _summary(job_id: str, raw: list[Any], done: int, last_step: Any, now: float) -> dict[str, Any] | None:
-    status, stage, created, updated, record, result, estimate, error = raw
+    status, stage, created, updated, record, result, estimate, error, cost = raw
     if status is None or record is None:
         return None
     rec = json.loads(record)
     status_s = status.decode()
     created_i, updated_i = int(created or 0), int(updated or 0)
     total = rec.get("total_steps") or 1
-    tokens, estimated = _tokens(json.loads(result) if result else None, json.loads(estimate) if estimate else None)
+    result_d = json.loads(result) if result else None
+    tokens, estimated = _tokens(result_d, json.loads(estimate) if estimate else None)
     end: float = now
     if status_s in TERMINAL:  # the last step's end (to the ms) when there is one; updated_at is whole seconds
         end = max(float(json.loads(last_step).get("at", 0)) if last_step else 0.0, float(updated_i))
@@ -58,6 +86,7 @@ def _summary(job_id: str, raw: list[Any], done: int, last_step: Any, now: float)
             "created_at": created_i, "duration": max(0.0, end - float(rec.get("submitted_at") or created_i)),
             "tokens": tokens, "tokens_estimated": estimated, "batch": (rec.get("batch") or {}).get("id"),
             "custom_id": (rec.get("batch") or {}).get("custom_id"),
+            "cost": cost_of({"cost": _loads(cost)}, result_d),
             "error": json.loads(error) if error else None}
 
 
@@ -66,7 +95,7 @@ def summaries(ctx: Context, job_ids: list[str]) -> dict[str, dict[str, Any]]:
     pipe = ctx.redis.pipeline(transaction=False)
     for job_id in job_ids:
         pipe.hmget(keys.job(job_id), "status", "stage", "created_at", "updated_at", "record", "result",
-                   "usage_estimate", "error")
+                   "usage_estimate", "error", "cost")
         pipe.scard(keys.job_steps(job_id))
         pipe.lindex(keys.job_timeline(job_id), -1)
     got = pipe.execute()
@@ -213,3 +242,23 @@ def batch_lines(ctx: Context, batch_id: str, offset: int = 0, limit: int = 100) 
                     "status": job["status"] if job else ("failed" if line and error else "pending"),
                     "finished": line is not None, "status_code": response.get("status_code"), "error": error})
     return out
+
+
+def provider_batches(ferry: dict[str, Any]) -> list[dict[str, Any]]:
+    """``ferry.provider_batches`` of a batch (native mode: ``[{provider, model, id, status, lines}]``) as rows;
+    empty when the batch ran as jobs. Unknown fields are kept for the page's details."""
+    raw = ferry.get("provider_batches") or []
+    if isinstance(raw, dict):  # tolerate {id: {...}}
+        raw = [{"id": k, **v} for k, v in raw.items() if isinstance(v, dict)]
+    rows = []
+    for pb in raw if isinstance(raw, list) else []:
+        if not isinstance(pb, dict):
+            continue
+        lines = pb.get("lines")
+        rows.append({"provider": pb.get("provider"), "model": pb.get("model"), "id": pb.get("id"),
+                     "status": pb.get("status") or "unknown",
+                     "lines": len(lines) if isinstance(lines, list) else lines,
+                     "counts": pb.get("request_counts") if isinstance(pb.get("request_counts"), dict) else None,
+                     "extra": {k: v for k, v in pb.items()
+                               if k not in ("provider", "model", "id", "status", "lines", "request_counts")}})
+    return rows

@@ -57,6 +57,15 @@ def pct(value: Any) -> str:
     return "–" if _missing(value) else f"{100 * float(value or 0):.0f}%"
 
 
+def usd(cost: Any) -> str:
+    """``{"usd", "estimated"}`` (app/ui/data.cost_of) as dollars; small amounts keep 4 significant digits."""
+    if _missing(cost) or not cost:
+        return "–"
+    value = float(cost["usd"])
+    text = f"${value:.2f}" if value >= 1 else f"${value:.4g}"
+    return ("~" if cost.get("estimated") else "") + text
+
+
 def _cut(value: Any) -> Any:
     if isinstance(value, str) and len(value) > MAX_STRING:
         return value[:MAX_STRING] + f"… <{len(value) - MAX_STRING} more characters>"

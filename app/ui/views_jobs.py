@@ -48,9 +48,10 @@ def jobs_list():  # type: ignore[no-untyped-def]
     model = (request.args.get("model") or "").strip() or None
     cursor = request.args.get("cursor") or None
     result = data.list_jobs(ctx, tenant, status=status, model=model, window=window, cursor=cursor, limit=_limit())
-    live = cursor is None and any(r["status"] not in TERMINAL for r in result.rows)
+    running = any(r["status"] not in TERMINAL for r in result.rows)
     filters = {"status": status or "", "model": model or "", "window": window or "", "limit": _limit()}
-    return page("jobs.html", title="Jobs", page=result, filters=filters, live=live, statuses=data.STATUSES,
+    return page("jobs.html", title="Jobs", page=result, filters=filters, running=running,
+                refresh=cursor is None and running, statuses=data.STATUSES,
                 windows=data.WINDOWS, page_sizes=PAGE_SIZES, first_page=cursor is None)
 
 
@@ -88,7 +89,7 @@ def job_page(job_id: str):  # type: ignore[no-untyped-def]
     result = _ui_result(view.get("result"), job_id)
     media = data.media_index(view)
     return page("job.html", title=f"Job {job_id}", job=view, record=record, result=result,
-                generated=_media_of(result), timeline=data.timeline(view, record.get("submitted_at")),
+                generated=_media_of(result), cost=data.cost_of(view, view.get("result")), timeline=data.timeline(view, record.get("submitted_at")),
                 prompt=data.prompt_text(record), shown=SHOWN, media=media, live=view["status"] not in TERMINAL,
                 fragment=fragment_wanted())
 
