@@ -294,3 +294,26 @@ def test_cancel_button_cancels_a_running_job(ui_app):
         assert "Cancel job" not in after and "data-live" not in after
     finally:
         silent.close()  # the pending download is reset, so the worker moves on at once
+
+
+def test_try_it_asks_for_generated_images_or_audio(ui_app):
+    """'that answer with' lists the models of that output modality and puts the request fields in the job."""
+    c = signed_in(ui_app, KEY_A)
+    for answers, provider in (("image", "gemini/"), ("audio", "openai/")):
+        form = c.get(f"/ui/try?answers={answers}").get_data(as_text=True)
+        models = re.findall(r'<option value="([a-z]+/[^"]+)"', form)
+        api = c.get(f"/v1/models?output_modalities={answers}", headers=BEARER_A).json["data"]
+        assert models and set(models) == {m["id"] for m in api}
+        model = next(m for m in models if m.startswith(provider))
+        resp = c.post("/ui/try", data={"csrf": csrf_of(form), "model": model, "prompt": "a lighthouse",
+                                       "answers": answers, "dry_run": "on"})
+        assert resp.status_code == 303, resp.get_data(as_text=True)[:800]
+        job = finish(c, resp.headers["Location"].rsplit("/", 1)[1])
+        assert job["status"] == "succeeded", job.get("error")
+        body = job["provider_request"]["body"]  # the dry run's native request asks for the output
+        if answers == "image":
+            assert "IMAGE" in [m.upper() for m in body["generationConfig"]["responseModalities"]], body
+        else:
+            assert body["modalities"] == ["text", "audio"] and body["audio"]["format"] == "wav", body
+    bad = c.post("/ui/try", data={"csrf": csrf_of(form), "model": "openai/gpt-4o", "prompt": "hi", "answers": "smell"})
+    assert bad.status_code == 400 and "answers" in bad.get_data(as_text=True)

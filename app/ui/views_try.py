@@ -19,11 +19,17 @@ from workers.services import jobs
 #: What the form's "accepts" filter offers -> the model feature it needs (GET /v1/models' features).
 ACCEPTS = {"image": "vision", "pdf": "pdf", "audio": "audio_input", "video": "video"}
 DETAILS = ("auto", "low", "high")
+#: What the model should answer with -> the request fields that ask for it (README: generated outputs).
+ANSWERS: dict[str, dict[str, Any]] = {
+    "text": {},
+    "image": {"modalities": ["text", "image"]},
+    "audio": {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}},
+}
 AUDIO_FORMATS = {"audio/wav": "wav", "audio/mpeg": "mp3"}
 
 
-def models(accepts: str | None) -> list[dict[str, Any]]:
-    """The catalog's chat models (those that answer text), filtered by an input they must accept."""
+def models(accepts: str | None, answers: str | None = None) -> list[dict[str, Any]]:
+    """The catalog's models that answer ``answers`` (text by default), filtered by an input they must accept."""
     catalog = context().catalog
     wanted = ACCEPTS.get(accepts or "")
     out = []
@@ -31,7 +37,7 @@ def models(accepts: str | None) -> list[dict[str, Any]]:
         for name in entry.models:
             m = model_object(catalog, provider, name)
             arch = m["architecture"]
-            if "text" not in arch["output_modalities"] or (wanted and wanted not in arch["features"]):
+            if (answers or "text") not in arch["output_modalities"] or (wanted and wanted not in arch["features"]):
                 continue
             out.append({"id": m["id"], "label": f"{m['id']} — {', '.join(arch['features']) or 'text only'}"})
     return out
@@ -74,8 +80,11 @@ def build_body(form: Any, files: list[Any], max_bytes: int) -> dict[str, Any]:
             content.append({"type": "image_url", "image_url": {"url": url, "detail": detail}})
     if not content:
         raise BadRequest("write a prompt or add a file or URL", param="prompt")
+    answers = form.get("answers") or "text"
+    if answers not in ANSWERS:
+        raise BadRequest(f"answer with must be one of {', '.join(ANSWERS)}", param="answers")
     body: dict[str, Any] = {"request": {"model": form.get("model") or "",
-                                        "messages": [{"role": "user", "content": content}]},
+                                        "messages": [{"role": "user", "content": content}], **ANSWERS[answers]},
                             "dry_run": form.get("dry_run") == "on", "metadata": {"source": "ui"}}
     if max_tokens := (form.get("max_tokens") or "").strip():
         try:
@@ -88,9 +97,10 @@ def build_body(form: Any, files: list[Any], max_bytes: int) -> dict[str, Any]:
 @bp.get("/try")
 def try_form():  # type: ignore[no-untyped-def]
     session.tenant()
-    accepts = request.args.get("accepts") or ""
-    return page("try.html", title="Try it", models=models(accepts), accepts=accepts, accept_kinds=ACCEPTS,
-                details=DETAILS, form={"model": request.args.get("model", ""), "detail": "auto", "dry_run": "on"})
+    accepts, answers = request.args.get("accepts") or "", request.args.get("answers") or "text"
+    return page("try.html", title="Try it", models=models(accepts, answers), accepts=accepts, accept_kinds=ACCEPTS,
+                answers=answers, answer_kinds=ANSWERS, details=DETAILS,
+                form={"model": request.args.get("model", ""), "detail": "auto", "dry_run": "on"})
 
 
 @bp.post("/try")
@@ -101,7 +111,9 @@ def try_submit():  # type: ignore[no-untyped-def]
         body = build_body(request.form, request.files.getlist("files"), ctx.settings.max_request_bytes)
         job = jobs.submit(ctx, tenant, body)
     except FerryError as exc:
-        return page("try.html", exc.status, title="Try it", models=models(request.form.get("accepts")),
-                    accepts=request.form.get("accepts") or "", accept_kinds=ACCEPTS, details=DETAILS,
+        return page("try.html", exc.status, title="Try it",
+                    models=models(request.form.get("accepts"), request.form.get("answers")),
+                    accepts=request.form.get("accepts") or "", accept_kinds=ACCEPTS,
+                    answers=request.form.get("answers") or "text", answer_kinds=ANSWERS, details=DETAILS,
                     form=request.form, error=exc.to_dict())
     return redirect(f"/ui/jobs/{job['id']}", code=303)
