@@ -180,6 +180,18 @@ def test_job_page_shows_what_ferry_did(ui_app, a_job):
     assert media.status_code == 200 and media.mimetype == "image/jpeg"
     assert hashlib.sha256(media.get_data()).hexdigest() == src["sha256"] == hashlib.sha256(HOPPER.read_bytes()).hexdigest()
     assert html.count(f"/ui/jobs/{a_job['id']}/media/") >= 4  # original + sent, for the image and the PDF
+    # a PDF original shows its first page, drawn by the worker at inspect (the web tier decodes no PDF)
+    pdf = next(r for r in a_job["resources"] if r["facts"]["mime"] == "application/pdf")
+    preview = pdf["preview"]
+    assert re.search(rf'<img class="thumb" src="/ui/jobs/{a_job["id"]}/media/{preview["sha256"]}"[^>]*'
+                     rf'width="{preview["width"]}" height="{preview["height"]}"', html)
+    thumb = c.get(f"/ui/jobs/{a_job['id']}/media/{preview['sha256']}")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    from PIL import Image
+
+    with Image.open(io.BytesIO(thumb.get_data())) as page_one:
+        assert page_one.format == "JPEG" and page_one.size == (preview["width"], preview["height"])
+        assert max(page_one.size) == 240
     # the timeline: one bar per finished step, and the table saying how long each took
     steps = {e["step"] for e in a_job["timeline"]}
     assert html.count('<rect class="bar') == len([s for s in steps if s.split(":")[0] != "notify"]) + ("notify" in steps)

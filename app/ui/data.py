@@ -205,6 +205,9 @@ def media_index(view: dict[str, Any]) -> dict[str, str]:
         for o in res.get("outputs") or []:
             if o.get("sha256"):
                 out[o["sha256"]] = o.get("mime") or "application/octet-stream"
+        preview = res.get("preview") or {}
+        if preview.get("sha256"):  # a PDF's first page, drawn by the worker
+            out[preview["sha256"]] = "image/jpeg"
     return out
 
 

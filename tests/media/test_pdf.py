@@ -100,3 +100,23 @@ def test_unknown_strategy_is_422() -> None:
     with pytest.raises(Unprocessable, match="pdf_strategy"):
         plan_resource(facts, caps("openai/gpt-4o"), {"pdf_strategy": "ocr"})
 
+
+
+def test_first_page_preview_is_a_small_jpeg_of_page_one():
+    """The browser UI's PDF thumbnail: page 1 at a 240 px long edge, the page's aspect kept."""
+    import io
+
+    from PIL import Image
+
+    from workers.media.pdf import first_page_preview
+
+    src = CORPUS / "pdf" / "pdflatex-4-pages.pdf"
+    data, width, height = first_page_preview(src)
+    with Image.open(io.BytesIO(data)) as img:
+        assert img.format == "JPEG" and img.size == (width, height) and max(img.size) == 240
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(src))
+    w_pt, h_pt = doc[0].get_size()
+    doc.close()
+    assert abs(width / height - w_pt / h_pt) < 0.02

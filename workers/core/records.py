@@ -79,6 +79,8 @@ class Resource(TypedDict, total=False):
     transforms: list[Step]
     outputs: list[Output]
     delivery: Decision
+    preview: dict[str, Any]
+    """A PDF's first page as a small JPEG ({sha256, mime, width, height}) for the browser UI; not sent."""
 
 
 class JobRecord(TypedDict, total=False):

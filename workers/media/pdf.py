@@ -182,3 +182,21 @@ def render_pages(src: Path, pages: list[int], size_for: Any) -> Iterator[tuple[i
     finally:
         doc.close()
 
+
+
+#: Long edge of a PDF's first-page preview (the browser UI's thumbnail; web processes decode no PDF).
+PREVIEW_EDGE = 240
+
+
+def first_page_preview(src: Path, edge: int = PREVIEW_EDGE) -> tuple[bytes, int, int]:
+    """Page 1 as a small JPEG (bytes, width, height), for people looking at the job, not for the model."""
+    import io
+
+    def size_for(w_pt: float, h_pt: float) -> tuple[int, int]:
+        k = edge / max(w_pt, h_pt, 1.0)
+        return max(1, round(w_pt * k)), max(1, round(h_pt * k))
+
+    _, img = next(iter(render_pages(src, [1], size_for)))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=80)
+    return out.getvalue(), img.width, img.height

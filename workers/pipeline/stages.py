@@ -6,6 +6,7 @@ outcome, which the step runner writes in the same Redis script that records the 
 """
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from workers.context import Context
 from workers.core.records import JobRecord, Output, Resource
 from workers.core.errors import StorageError, Unprocessable
 from workers.media.inspect import inspect_file
+from workers.media.pdf import first_page_preview
 from workers.media.plan import plan_resource
 from workers.media.transform import apply_plan, kept_output
 from workers.net.download import download
@@ -23,7 +25,9 @@ from workers.pipeline.deliver import available, deliver_outputs
 from workers.pipeline.delivery_plan import out_of_line_methods
 from workers.pipeline.sources import cloud_passthrough, fetch_cloud, passes_through, youtube_passthrough
 from workers.state.files import to_blob
-from workers.storage.blobs import blob_key, get_blob, put_blob
+from workers.storage.blobs import blob_key, get_blob, put_blob, put_bytes
+
+log = logging.getLogger(__name__)
 
 
 def _tmpdir() -> tempfile.TemporaryDirectory[str]:
@@ -70,8 +74,11 @@ def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     if passes_through(res):
         return None
     with _tmpdir() as tmp:
-        facts = inspect_file(get_blob(ctx.storage, src["sha256"], Path(tmp) / "src"),
-                             src.get("declared_mime") or src.get("content_type"), src.get("filename") or src.get("url"))
+        path = get_blob(ctx.storage, src["sha256"], Path(tmp) / "src")
+        facts = inspect_file(path, src.get("declared_mime") or src.get("content_type"),
+                             src.get("filename") or src.get("url"))
+        if facts["mime"] == "application/pdf":
+            _preview(ctx, res, path)
     src["mime"] = facts["mime"]
     notes = res.get("notes", [])
     declared = src.get("declared_mime")
@@ -79,6 +86,18 @@ def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
         notes.append(f"declared {declared}, but the bytes are {facts['mime']}; using {facts['mime']}")
     res.update(facts=facts, notes=notes)
     return res
+
+
+def _preview(ctx: Context, res: Resource, pdf: Path) -> None:
+    """Store the PDF's first page as a small JPEG for the browser UI (the web tier decodes no PDF). A page
+    pdfium cannot draw only costs the thumbnail: the job goes on and later stages say what is wrong."""
+    try:
+        data, width, height = first_page_preview(pdf)
+    except Exception:  # noqa: BLE001 - pdfium's own errors too: a missing thumbnail must not fail the job
+        log.info("no preview for %s", res.get("part"), exc_info=True)
+        return
+    res["preview"] = {"sha256": put_bytes(ctx.storage, data), "mime": "image/jpeg", "width": width,
+                      "height": height}
 
 
 def plan(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:

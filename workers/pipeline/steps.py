@@ -161,18 +161,20 @@ def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: 
     ctx.ledger.end(pipe, job_id, step, index, out, lease.value, {s: deadline for s in _next_steps(stage, index)},
                    join_within=_complete_within(ctx, here) if joins else None)
     observe_stage(pipe, stage, time.monotonic() - started)
-    if out is not None and stage in ("fetch", "transform"):
+    if out is not None and stage in ("fetch", "inspect", "transform"):
         retention.track(ctx, job_id, _new_blobs(stage, out), pipe=pipe)  # kept while a live job uses it
     ended = pipe.execute()[0]
     return Ran(True, out if out is not None else res, all_ready=(int(ended) == 2) if joins else None)
 
 
 def _new_blobs(stage: str, res: Resource) -> list[str | None]:
-    """The blobs a step made the job use: fetch its source; transform its outputs (a kept source is
-    tracked already, by fetch or at submit)."""
+    """The blobs a step made the job use: fetch its source; inspect a PDF's preview; transform its outputs
+    (a kept source is tracked already, by fetch or at submit)."""
     source = res.get("source", {}).get("sha256")
     if stage == "fetch":
         return [source]
+    if stage == "inspect":
+        return [res.get("preview", {}).get("sha256")]
     return [o.get("sha256") for o in res.get("outputs") or [] if o.get("sha256") != source]
 
 
