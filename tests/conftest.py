@@ -33,6 +33,7 @@ os.environ.pop("FERRY_API_KEYS", None)
 WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 os.environ["FERRY_WEBHOOK_SECRET"] = WEBHOOK_SECRET
 os.environ["FERRY_WEBHOOK_RETRY_BASE"] = "0.3"
+os.environ["FERRY_BATCH_POLL_SECONDS"] = "0.3"  # native batches (tests/test_batch_native.py) poll the simulators fast
 TERMINAL = ("succeeded", "failed", "canceled")
 AUTH = {"Authorization": "Bearer ferry-local-key"}
 
