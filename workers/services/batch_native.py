@@ -203,6 +203,7 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
             path = _write_input(ctx, batch_id, group, Path(tmp) / "input.jsonl")
             hold(ctx.settings, "batch_create")  # test hook: a kill between building the input and creating
             state = api.submit(path, group["tag"], group["model"], **conn)
+        hold(ctx.settings, "batch_created")  # test hook: a kill after creating, before recording it
         group.update(state="created", id=state.id, status=state.status, counts=state.counts)
         groups_db.update(ctx.redis, batch_id, k, group)
         return
@@ -240,13 +241,14 @@ def _collect(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict[str, 
     prepared = groups_db.prepared(ctx.redis, batch_id)
     by_cid = {prepared[i]["custom_id"]: i for i in group["lines"] if i in prepared}
     seen: set[int] = set()
-    hold(ctx.settings, "batch_collect")  # test hook: a kill while collecting
     for result in api.results(state, **conn):
         index = by_cid.get(result.custom_id)
         if index is None or index in seen:
             continue
         seen.add(index)
         _record_result(ctx, batch_id, rec, group, index, prepared[index], result)
+        if len(seen) == 1:
+            hold(ctx.settings, "batch_collect")  # test hook: a kill mid-collection, one line counted
     missing = [i for i in group["lines"] if i not in seen]
     fallback = (rec.get("ferry") or {}).get("fallback") == "jobs" and state.status in ("expired", "failed")
     for index in missing:
