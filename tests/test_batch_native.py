@@ -25,6 +25,16 @@ def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def ant(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The Anthropic simulator's URL, its log cleared and its Message Batches ending after 0.5 s."""
+    url = sims["anthropic"].url
+    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
+    httpx.delete(f"{url}/_sim/log")
+    yield url
+    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
+
+
+@pytest.fixture
 def oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The OpenAI simulator's URL, its log cleared and its batches answering after 0.5 s."""
     url = sims["openai"].url
@@ -201,3 +211,53 @@ def test_bad_ferry_object_is_a_400(client):
         "input_file_id": fid, "endpoint": "/v1/chat/completions", "completion_window": "24h",
         "ferry": {"mode": "fastest"}})
     assert resp.status_code == 400 and resp.json["error"]["param"].startswith("ferry")
+
+
+def test_mixed_providers_each_through_its_batch_api(sdk, oai, ant):
+    """OpenAI and Anthropic lines in one input file: one OpenAI Batch and one Anthropic Message Batch, the shared
+    image uploaded once to each provider's Files API, no synchronous call to either; results back in one file."""
+    n = 4
+    jsonl = "".join(line(f"o{i}", "openai/gpt-4o", image_content(f"o {i}"), max_tokens=10) + "\n" for i in range(n))
+    jsonl += "".join(line(f"a{i}", "anthropic/claude-sonnet-4-5", image_content(f"a {i}"), max_tokens=10) + "\n"
+                     for i in range(n))
+    batch = wait(sdk, create(sdk, jsonl, {"mode": "native"}).id)
+    assert batch.status == "completed" and batch.request_counts.completed == 2 * n, batch
+    pbs = {p["provider"]: p for p in batch.model_extra["ferry"]["provider_batches"]}
+    assert pbs["openai"]["lines"] == n and pbs["anthropic"]["lines"] == n
+    assert pbs["anthropic"]["id"].startswith("msgbatch_") and pbs["anthropic"]["status"] == "ended"
+    out = {o["custom_id"]: o for o in read_jsonl(sdk, batch.output_file_id)}
+    assert sorted(out) == sorted([f"o{i}" for i in range(n)] + [f"a{i}" for i in range(n)])
+    for i in range(n):
+        body = out[f"a{i}"]["response"]["body"]
+        assert body["object"] == "chat.completion" and body["model"].startswith("anthropic/")
+        assert "sim:anthropic" in body["choices"][0]["message"]["content"]
+        assert body["cost"]["usd"] == pytest.approx(body["cost"]["sync_usd"] / 2)
+    alog = sim_log(ant)
+    assert not [e for e in alog if e["path"] == "/v1/messages"]
+    assert len([e for e in alog if e["method"] == "POST" and e["path"] == "/v1/files"]) == 1
+    assert len([e for e in alog if e["method"] == "POST" and e["path"] == "/v1/messages/batches"]) == 1
+    assert not [e for e in sim_log(oai) if e["path"].endswith("/chat/completions")]
+
+
+def test_anthropic_errored_and_canceled_results(sdk, ant):
+    """A model the simulator does not serve is an errored result (its 404 in the error file); a cancel turns the
+    requests not yet run into batch_cancelled lines."""
+    jsonl = line("ok", "anthropic/claude-sonnet-4-5", max_tokens=5) + "\n"
+    jsonl += line("nosuch", "anthropic/claude-sonnet-4-5-nosuch", max_tokens=5) + "\n"
+    batch = wait(sdk, create(sdk, jsonl, {"mode": "native"}).id)
+    assert batch.status == "completed"
+    [err] = read_jsonl(sdk, batch.error_file_id)
+    assert err["custom_id"] == "nosuch" and err["response"]["status_code"] == 404
+
+    httpx.post(f"{ant}/_sim/batches", json={"delay": 30})
+    created = create(sdk, line("slow", "anthropic/claude-haiku-4-5", max_tokens=5) + "\n", {"mode": "native"})
+    deadline = time.monotonic() + 30
+    while not ((b := sdk.batches.retrieve(created.id)).model_extra["ferry"]["provider_batches"] or [{}])[0].get("id"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    sdk.batches.cancel(created.id)
+    done = wait(sdk, created.id, timeout=30)
+    assert done.status == "cancelled"
+    [line_] = read_jsonl(sdk, done.error_file_id)
+    assert line_["error"]["code"] == "batch_cancelled"
+    assert done.model_extra["ferry"]["provider_batches"][0]["status"] == "cancelled"

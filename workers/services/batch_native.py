@@ -197,12 +197,16 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
         groups_db.update(ctx.redis, batch_id, k, group)
         return
     if group["state"] in ("planned", "creating"):
-        group.update(state="creating", creating_at=time.time())
+        retry = group["state"] == "creating"  # an attempt began before (and its worker died): look upstream first
+        group["state"] = "creating"
+        group.setdefault("creating_at", time.time())  # the first attempt's: a batch made since then is ours
         groups_db.update(ctx.redis, batch_id, k, group)  # recorded before anything is made upstream
         with tempfile.TemporaryDirectory(prefix="ferry-batch-") as tmp:
             path = _write_input(ctx, batch_id, group, Path(tmp) / "input.jsonl")
             hold(ctx.settings, "batch_create")  # test hook: a kill between building the input and creating
-            state = api.submit(path, group["tag"], group["model"], **conn)
+            taken = {g.get("id") for j, g in groups_db.groups(ctx.redis, batch_id).items() if j != k and g.get("id")}
+            state = api.submit(path, group["tag"], group["model"], **conn,
+                               since=group["creating_at"] if retry else None, exclude=taken)
         hold(ctx.settings, "batch_created")  # test hook: a kill after creating, before recording it
         group.update(state="created", id=state.id, status=state.status, counts=state.counts)
         groups_db.update(ctx.redis, batch_id, k, group)

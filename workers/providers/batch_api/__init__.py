@@ -3,7 +3,7 @@
 (workers/services/batch_native.py) is provider-neutral:
 
 - ``line(custom_id, native) -> dict``: one request in the provider's batch input shape;
-- ``submit(lines_path, tag, model, *, base_url, api_key, timeout) -> dict``: create the provider batch,
+- ``submit(lines_path, tag, model, *, base_url, api_key, timeout, since, exclude) -> State``: create the provider batch,
   idempotently: a batch already made for ``tag`` (a crash after creating, before recording) is found and
   returned instead of a second one; an uploaded input file of the same name and size is reused;
 - ``retrieve(id, ...) -> State``; ``cancel(id, ...)``;

@@ -56,7 +56,9 @@ def _find_batch(tag: str, base: str, api_key: str, timeout: float) -> dict[str, 
     return None
 
 
-def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: str, timeout: float) -> State:
+def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: str, timeout: float,
+           since: float | None = None, exclude: set[str] | None = None) -> State:
+    """(``since``/``exclude`` are for providers without metadata; the tag finds an OpenAI batch at any time.)"""
     base = base_url.rstrip("/")
     found = _find_batch(tag, base, api_key, timeout)
     if found is not None:
