@@ -86,11 +86,12 @@ def read_jsonl(sdk: openai.OpenAI, file_id: str | None) -> list[dict[str, Any]]:
 
 def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):
     """auto: OpenAI lines go through one OpenAI batch (the shared image uploaded once, no chat calls), the
-    Anthropic line runs as a job, an unknown provider is answered in the error file; costs and savings."""
+    Mistral line (no batch API driven) runs as a job, an unknown provider is answered in the error file; costs
+    and savings."""
     n = 6
     jsonl = "".join(line(f"img-{i}", "openai/gpt-4o-mini", image_content(f"picture {i}"), max_tokens=20) + "\n"
                     for i in range(n))
-    jsonl += line("claude", "anthropic/claude-sonnet-4-5", max_tokens=20) + "\n"
+    jsonl += line("claude", "mistral/pixtral-12b-latest", max_tokens=20) + "\n"
     jsonl += line("bad", "nosuch/model") + "\n"
     created = create(sdk, jsonl)
     assert created.model_extra["ferry"]["mode"] == "auto"
@@ -111,6 +112,7 @@ def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):
             body["choices"][0]["message"]["content"]
         assert body["cost"]["priced"] and body["cost"]["usd"] == pytest.approx(body["cost"]["sync_usd"] / 2)
     assert out["claude"]["response"]["body"]["object"] == "chat.completion"
+    assert out["claude"]["response"]["body"]["model"].startswith("mistral/")
     [bad] = read_jsonl(sdk, batch.error_file_id)
     assert bad["custom_id"] == "bad" and bad["response"]["status_code"] == 422
 
