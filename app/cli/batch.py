@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.cli import batch_native
+from app.cli.batch_native import run as run_native
 from app.cli.client import TERMINAL, FerryClient, media_part
 from workers.media.sniff import sniff_mime
 from workers.core.settings import LOCAL_API_KEY
@@ -111,7 +111,7 @@ def batch(directory: Path, model: str, prompt: str, out: Path, detail: str, conc
             bar = progress.add_task(model, total=len(files), completed=skipped,
                                     note=f"{skipped} already done" if skipped else "")
             if mode == "native" and not dry_run and todo:
-                failures = batch_native.run(client, todo, names, model, prompt, detail, sink, progress, bar, "auto")
+                failures = run_native(client, todo, names, model, prompt, detail, sink, progress, bar, "auto")
             while mode == "jobs" or dry_run:
                 while len(in_flight) < concurrency and (path := next(pending, None)) is not None:
                     content = [{"type": "text", "text": prompt}, media_part(path, detail)]
