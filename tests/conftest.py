@@ -34,6 +34,7 @@ WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 os.environ["FERRY_WEBHOOK_SECRET"] = WEBHOOK_SECRET
 os.environ["FERRY_WEBHOOK_RETRY_BASE"] = "0.3"
 os.environ["FERRY_OCR_PROVIDER"] = "mistral"  # pdf_strategy=ocr through the Mistral simulator's /v1/ocr (issue 15)
+os.environ["FERRY_BATCH_POLL_SECONDS"] = "0.3"  # native batches (tests/test_batch_native.py) poll the simulators fast
 TERMINAL = ("succeeded", "failed", "canceled")
 AUTH = {"Authorization": "Bearer ferry-local-key"}
 

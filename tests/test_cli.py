@@ -104,3 +104,24 @@ def test_the_demo_points_every_provider_at_a_simulator(monkeypatch):
     finally:
         for server in sims.values():
             server.stop()
+
+
+def test_batch_is_native_by_default_and_shows_the_provider_batches(ferry_url, folder, tmp_path, sims):
+    import httpx
+
+    anthropic = sims["anthropic"].url
+    httpx.delete(f"{anthropic}/_sim/log")
+    out = tmp_path / "native.jsonl"
+    res = run("batch", str(folder), "-m", "anthropic/claude-haiku-4-5", "-o", str(out), "--url", ferry_url)
+    assert res.exit_code == 0, res.output
+    assert "anthropic/claude-haiku-4-5: ended (4)" in res.output  # the provider batch's state, in the bar
+    lines = results(out)
+    assert sorted(x["file"] for x in lines) == ["hopper.jpg", "hopper.png", "hopper.webp", "paper.pdf"]
+    assert all(x["status"] == "succeeded" and x["cost"]["usd"] < x["cost"]["sync_usd"] for x in lines)
+    log = httpx.get(f"{anthropic}/_sim/log").json()
+    assert [e["path"] for e in log if e["method"] == "POST" and "batches" in e["path"]] == ["/v1/messages/batches"]
+    assert not [e for e in log if e["path"] == "/v1/messages"]
+    jobs = run("batch", str(folder), "-m", "anthropic/claude-haiku-4-5", "-o", str(tmp_path / "j.jsonl"),
+               "--url", ferry_url, "--mode", "jobs")
+    assert jobs.exit_code == 0 and len([e for e in httpx.get(f"{anthropic}/_sim/log").json()
+                                        if e["path"] == "/v1/messages"]) == 4

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.cli.batch_native import run as run_native
 from app.cli.client import TERMINAL, FerryClient, media_part
 from workers.media.sniff import sniff_mime
 from workers.core.settings import LOCAL_API_KEY
@@ -84,12 +85,15 @@ def result_line(name: str, job: dict[str, Any]) -> dict[str, Any]:
               help="Jobs in flight at once.")
 @click.option("--recursive", "-r", is_flag=True, help="Include subfolders.")
 @click.option("--retry-failed", is_flag=True, help="Run files again whose earlier result was a failure.")
-@click.option("--dry-run", is_flag=True, help="Build each provider request without calling the provider.")
+@click.option("--dry-run", is_flag=True, help="Build each provider request without calling the provider (jobs mode).")
+@click.option("--mode", type=click.Choice(["native", "jobs"]), default="native", show_default=True,
+              help="native: one /v1/batches batch through the providers' batch APIs (half price; other providers "
+                   "run as jobs); jobs: every file its own synchronous job.")
 @url_option
 @key_option
 def batch(directory: Path, model: str, prompt: str, out: Path, detail: str, concurrency: int, recursive: bool,
-          retry_failed: bool, dry_run: bool, url: str, key: str) -> None:
-    """Run every image and PDF in DIRECTORY as its own job; append results to --out (resumable)."""
+          retry_failed: bool, dry_run: bool, mode: str, url: str, key: str) -> None:
+    """Run every image and PDF in DIRECTORY (a native batch, or one job each); append results to --out (resumable)."""
     client = FerryClient(url, key)
     files = list(media_files(directory, recursive))
     names = {f: f.relative_to(directory).as_posix() for f in files}
@@ -106,7 +110,9 @@ def batch(directory: Path, model: str, prompt: str, out: Path, detail: str, conc
         with out.open("a") as sink, Progress(*columns, console=console) as progress:
             bar = progress.add_task(model, total=len(files), completed=skipped,
                                     note=f"{skipped} already done" if skipped else "")
-            while True:
+            if mode == "native" and not dry_run and todo:
+                failures = run_native(client, todo, names, model, prompt, detail, sink, progress, bar, "auto")
+            while mode == "jobs" or dry_run:
                 while len(in_flight) < concurrency and (path := next(pending, None)) is not None:
                     content = [{"type": "text", "text": prompt}, media_part(path, detail)]
                     body = {"request": {"model": model, "messages": [{"role": "user", "content": content}]},

@@ -25,6 +25,7 @@ from flask import Flask, Response, jsonify, request
 from .common import (Part, completion_tokens, content_items, describe, load_json_body, prompt_tokens,
                      request_id)
 from .chatlike import STREAM_UNSUPPORTED
+from .anthropic_batches import register_batches
 from .controls import SimReject, discard_body, install_controls, record_parts
 from . import served
 from .files import FileStore, StoredFile
@@ -174,6 +175,7 @@ def create_app(api_key: str = "sim-key", max_pdf_pages: int = MAX_PDF_PAGES, mod
         files.delete(file_id)
         return jsonify({"id": file_id, "type": "file_deleted"})
 
+    register_batches(app, state, check_headers)
     return app
 
 

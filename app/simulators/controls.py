@@ -147,8 +147,8 @@ def install_controls(app: Flask, provider: str, render: ErrorRenderer) -> SimSta
 
     @app.before_request
     def _start_entry() -> Response | None:
-        if request.path.startswith("/_sim/"):
-            return None
+        if request.path.startswith("/_sim/") or request.headers.get("X-Sim-Batch-Line"):
+            return None  # (a batch simulator runs its lines through the endpoint in-process: not logged)
         g.sim_started = time.monotonic()
         fault = state.take_fault(request.path)
         if fault is None:
@@ -167,7 +167,7 @@ def install_controls(app: Flask, provider: str, render: ErrorRenderer) -> SimSta
 
     @app.after_request
     def _finish_entry(resp: Response) -> Response:
-        if request.path.startswith("/_sim/"):
+        if request.path.startswith("/_sim/") or request.headers.get("X-Sim-Batch-Line"):
             return resp
         headers: dict[str, str] = {}
         for name in LOGGED_HEADERS:

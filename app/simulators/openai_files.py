@@ -41,7 +41,10 @@ def register_files(app: Flask, files: FileStore, api_key: str) -> None:
     @app.get("/v1/files")
     def list_files() -> Response:
         check_auth(api_key)
-        return jsonify({"object": "list", "data": [_file_object(f) for f in files.all()], "has_more": False})
+        purpose = request.args.get("purpose")  # files.list(purpose=...) filters server-side
+        return jsonify({"object": "list", "data": [_file_object(f) for f in files.all()
+                                                   if not purpose or f.extra.get("purpose") == purpose],
+                        "has_more": False})
 
     @app.get("/v1/files/<file_id>")
     def get_file(file_id: str) -> Response:

@@ -23,6 +23,7 @@ from . import served
 from .files import FileStore
 from .generated import make_tone
 from .media import MediaError, b64decode_strict, inspect_media, is_data_uri, parse_data_uri
+from .openai_batches import register_batches
 from .openai_files import register_files
 from .openai_images import register_images
 from .openai_wire import bad, check_auth, error_param, json_object, render_error
@@ -118,6 +119,7 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
 
     register_images(app, state, api_key)
     register_files(app, files, api_key)
+    register_batches(app, state, files, api_key)
     return app
 
 

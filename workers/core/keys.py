@@ -16,6 +16,9 @@ RUNNING = "ferry:running"
 REQUEUES = "ferry:running:requeues"
 #: The one reaper pass running anywhere (workers/tasks/reaper.py).
 REAPER_LOCK = "ferry:reaper:lock"
+#: Sorted set batch id -> when its next driver step is due (native batches, workers/services/batch_native.py):
+#: the reaper re-sends a step that is overdue, so a worker killed mid-step loses no batch.
+BATCH_TICKS = "ferry:batches:ticking"
 #: Hash of Prometheus counters (workers/state/metrics.py).
 METRICS = "ferry:metrics"
 #: Sorted set sha256 -> latest expiry among the blob's owners (workers/state/retention.py).
@@ -85,7 +88,10 @@ def tenant_files(tenant: str) -> str:
 
 
 def batch(batch_id: str, part: str = "") -> str:
-    """The batch hash, or one of its parts: ``done``, ``lines``, ``jobs``."""
+    """The batch hash, or one of its parts: ``done``, ``lines``, ``jobs``; for native mode (issue 13)
+    ``prepared`` (index → the line's stored provider request), ``groups`` (k → one provider batch) and
+    ``tick`` (the lock of the one driver step running for it), ``tick_again`` (a step came while it ran),
+    ``fallback`` (index → the job a line fell back to)."""
     return f"ferry:batch:{batch_id}" + (f":{part}" if part else "")
 
 

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     chat_timeout: float = Field(default=300.0, alias="FERRY_CHAT_TIMEOUT")
     max_file_bytes: int = Field(default=200 * 1024 * 1024, alias="FERRY_MAX_FILE_BYTES")
     max_batch_lines: int = Field(default=50_000, alias="FERRY_MAX_BATCH_LINES")
+    #: How often the workers poll a provider batch (issue 13), backing off x1.5 while it does not change (at most x10).
+    batch_poll_seconds: float = Field(default=60.0, gt=0, alias="FERRY_BATCH_POLL_SECONDS")
     webhook_timeout: float = Field(default=10.0, alias="FERRY_WEBHOOK_TIMEOUT")
     webhook_max_attempts: int = Field(default=50, alias="FERRY_WEBHOOK_MAX_ATTEMPTS")
     webhook_retry_base: float = Field(default=2.0, alias="FERRY_WEBHOOK_RETRY_BASE")

@@ -10,10 +10,12 @@ from typing import Any
 from workers.context import Context
 from workers.core.records import JobRecord, Resource
 from workers.core.errors import Unprocessable, UpstreamError
+from workers.pipeline import batch_prepare
 from workers.pipeline.deliver import fit_request, refresh_stale_files
 from workers.pipeline.estimate import delivery_plan, usage_estimate
 from workers.pipeline.outputs import store_outputs, task_for
 from workers.providers.base import Call, Message, Part, get_adapter
+from workers.providers.batch_catalog import job_cost
 from workers.providers.catalog import ModelCaps
 from workers.providers.transport import send
 from workers.state.leases import hold
@@ -124,6 +126,9 @@ def complete(ctx: Context, job_id: str, record: JobRecord) -> None:
                           usage_estimate=estimate)
         hold(ctx.settings, "succeeded")
         return
+    if batch_prepare.is_native(record):  # a native batch line: keep the request for the provider batch
+        batch_prepare.prepare(ctx, job_id, record, caps, native, shown, estimate)
+        return
     ctx.store.put_field(job_id, "provider_request", shown)
     if caps.key_required and not call.api_key:
         raise Unprocessable(f"no credentials for {call.provider} on the workers: set "
@@ -139,6 +144,7 @@ def complete(ctx: Context, job_id: str, record: JobRecord) -> None:
     # Providers report image tokens inside prompt_tokens; Ferry's per-image estimate shows the share.
     result.setdefault("usage", {}).setdefault("prompt_tokens_details", {})["image_tokens_estimate"] = \
         estimate["prompt_tokens_details"]["image"]
+    result["cost"] = job_cost(caps.id, result.get("usage"), estimate)  # USD, from the catalog's prices
     result = store_outputs(ctx, record, job_id, result, call)  # generated media -> Ferry files, URLs (workers/services/outputs.py)
     ctx.store.succeed(job_id, result, notify=False, usage_estimate=estimate)
     hold(ctx.settings, "succeeded")  # test hook: a kill here must still notify (tests/test_success_window.py)

@@ -20,7 +20,8 @@ from workers.core import keys, queue
 from workers.core.errors import FerryError, http_status
 from workers.state import batches as records
 from workers.state import files as ferry_files
-from workers.services import jobs
+from workers.providers import batch_catalog, files_api
+from workers.services import batch_native, jobs
 from workers.services.batches import FINAL
 
 
@@ -29,10 +30,15 @@ def _req_id(batch_id: str, index: int) -> str:
 
 
 def record_line(ctx: Context, batch_id: str, index: int, ok: bool, line: dict[str, Any],
-                usage: dict[str, Any] | None = None) -> None:
+                usage: dict[str, Any] | None = None, cost: dict[str, Any] | None = None) -> None:
     """Count one finished line exactly once; the line that completes the batch queues the finalize."""
-    if records.count_line(ctx.redis, batch_id, index, ok, line, usage or {}, ctx.settings.job_ttl_seconds) == 1:
+    n = records.count_line(ctx.redis, batch_id, index, ok, line, usage or {}, ctx.settings.job_ttl_seconds)
+    if n != -1:
+        records.add_cost(ctx.redis, batch_id, cost)
+    if n == 1:
         queue.send("ferry.batch_finalize", batch_id)
+    elif n == 0:
+        batch_native.line_counted(ctx, batch_id)
 
 
 def _error_line(batch_id: str, index: int, custom_id: Any, code: str, message: str) -> dict[str, Any]:
@@ -46,11 +52,15 @@ def line_finished(ctx: Context, job_id: str, record: dict[str, Any]) -> None:
     batch_id, index, custom_id = info["id"], int(info["index"]), info["custom_id"]
     job = ctx.store.view(job_id) or {"status": "failed", "error": {"type": "internal_error", "message": "job expired"}}
     req_id = f"batch_req_{job_id.removeprefix('job_')}"
+    if job["status"] == "succeeded" and info.get("native"):  # prepared: its provider batch answers it later
+        batch_native.line_prepared(ctx, batch_id, index, custom_id, job_id)
+        return
     if job["status"] == "succeeded":
         body = job.get("result") or {k: job.get(k) for k in ("provider_request", "delivery_plan", "usage_estimate")}
         line = {"id": req_id, "custom_id": custom_id,
                 "response": {"status_code": 200, "request_id": job_id, "body": body}, "error": None}
-        record_line(ctx, batch_id, index, True, line, (job.get("result") or {}).get("usage"))
+        result = job.get("result") or {}
+        record_line(ctx, batch_id, index, True, line, result.get("usage"), result.get("cost"))
         return
     if job["status"] == "canceled":
         line = {"id": req_id, "custom_id": custom_id, "response": None,
@@ -116,6 +126,7 @@ def start(ctx: Context, batch_id: str) -> None:
     done = {int(i) for i in ctx.redis.smembers(keys.batch(batch_id, "done"))}
     submitted = {int(i) for i in ctx.redis.hkeys(keys.batch(batch_id, "jobs"))}
     seen: set[str] = set()
+    any_native = False
     for index, raw in enumerate(_lines(ctx, tenant, file_id)):
         custom_id, body, code, message = _parse_line(raw, rec["endpoint"])
         if custom_id is not None and body is not None:
@@ -124,6 +135,7 @@ def start(ctx: Context, batch_id: str) -> None:
                     f"custom_id {custom_id!r} is used by an earlier line"
             seen.add(custom_id)
         if index in done or index in submitted:
+            any_native |= index in submitted and (rec.get("ferry") or {}).get("mode") != "jobs"
             continue  # a redelivered start: this line was handled before
         if ctx.redis.hget(keys.batch(batch_id), "status") == b"cancelling":
             record_line(ctx, batch_id, index, False,
@@ -132,21 +144,76 @@ def start(ctx: Context, batch_id: str) -> None:
         if body is None:
             record_line(ctx, batch_id, index, False, _error_line(batch_id, index, custom_id, code or "", message))
             continue
-        try:
-            job = jobs.submit(ctx, tenant, {"request": body},
-                              batch={"id": batch_id, "index": index, "custom_id": custom_id})
-        except FerryError as exc:
-            err = exc.to_dict()
-            line = {"id": _req_id(batch_id, index), "custom_id": custom_id,
-                    "response": {"status_code": exc.status, "request_id": None,
-                                 "body": {"error": {**err, "code": getattr(exc, "code", None)}}},
-                    "error": None}
-            record_line(ctx, batch_id, index, False, line)
+        native, refused = line_mode(ctx, rec, body)
+        if refused:
+            record_line(ctx, batch_id, index, False, _error_line(batch_id, index, custom_id, "no_batch_api", refused))
             continue
-        pipe = ctx.redis.pipeline()
-        pipe.hset(keys.batch(batch_id, "jobs"), index, job["id"])
-        pipe.expire(keys.batch(batch_id, "jobs"), ctx.settings.job_ttl_seconds)
-        pipe.execute()
+        any_native |= native
+        submit_line(ctx, batch_id, rec, index, custom_id, body, native=native)
+    if any_native:
+        batch_native.kick(ctx, batch_id)  # settled already if the last lines were errors; else a re-check
+
+
+def line_mode(ctx: Context, rec: dict[str, Any], body: dict[str, Any]) -> tuple[bool, str | None]:
+    """(native?, why not) for one line under the batch's ``ferry.mode``: ``auto`` sends a line natively when
+    its provider has a batch API Ferry drives, else as a job; ``native`` refuses the others; ``jobs`` never."""
+    mode = (rec.get("ferry") or {}).get("mode", "auto")
+    if mode == "jobs":
+        return False, None
+    try:
+        provider = ctx.catalog.resolve(str(body.get("model")), region=ctx.settings.bedrock_region()).provider
+    except FerryError:
+        return False, None  # the job API answers the bad model name, per line
+    if batch_catalog.native_client(provider):
+        return True, None
+    if mode == "native":
+        have = sorted(p for p in batch_catalog.get().batch if batch_catalog.native_client(p))
+        return False, (f"{provider} has no batch API Ferry can use (native mode: {', '.join(have)}); "
+                       "use ferry.mode 'auto' or 'jobs' to run this line as a job")
+    return False, None
+
+
+def submit_line(ctx: Context, batch_id: str, rec: dict[str, Any], index: int, custom_id: str | None,
+                body: dict[str, Any], *, native: bool) -> str | None:
+    """Submit one line's job (a native one stops before the provider call); its error is the line's answer."""
+    request: dict[str, Any] = {"request": body}
+    if native and files_api.client_for(str(body.get("model", "")).partition("/")[0]) is not None:
+        request["delivery"] = {"prefer": "file"}  # media used by many lines travels once, by Files-API id
+    try:
+        job = jobs.submit(ctx, rec["tenant"], request,
+                          batch={"id": batch_id, "index": index, "custom_id": custom_id, "native": native})
+    except FerryError as exc:
+        err = exc.to_dict()
+        line = {"id": _req_id(batch_id, index), "custom_id": custom_id,
+                "response": {"status_code": exc.status, "request_id": None,
+                             "body": {"error": {**err, "code": getattr(exc, "code", None)}}},
+                "error": None}
+        record_line(ctx, batch_id, index, False, line)
+        return None
+    pipe = ctx.redis.pipeline()
+    pipe.hset(keys.batch(batch_id, "jobs"), index, job["id"])
+    pipe.expire(keys.batch(batch_id, "jobs"), ctx.settings.job_ttl_seconds)
+    pipe.execute()
+    return str(job["id"])
+
+
+def resubmit(ctx: Context, batch_id: str, index: int) -> None:
+    """``ferry.fallback: "jobs"``: line ``index``, which its provider batch did not answer (expired, failed,
+    refused), runs as an ordinary job, once (the fallback hash claims it)."""
+    h = records.load(ctx.redis, batch_id)
+    if not h or h["status"] in FINAL or ctx.redis.sismember(keys.batch(batch_id, "done"), index):
+        return
+    if not ctx.redis.hsetnx(keys.batch(batch_id, "fallback"), index, "pending"):
+        return
+    ctx.redis.expire(keys.batch(batch_id, "fallback"), ctx.settings.job_ttl_seconds)
+    rec = json.loads(h["record"])
+    for i, raw in enumerate(_lines(ctx, rec["tenant"], rec["input_file_id"])):
+        if i == index:
+            custom_id, body, _, _ = _parse_line(raw, rec["endpoint"])
+            if body is not None:
+                job = submit_line(ctx, batch_id, rec, index, custom_id, body, native=False)
+                ctx.redis.hset(keys.batch(batch_id, "fallback"), index, job or "refused")
+            return
 
 
 def fail(ctx: Context, batch_id: str, code: str, message: str, param: str | None = "input_file_id") -> None:
@@ -157,7 +224,10 @@ def fail(ctx: Context, batch_id: str, code: str, message: str, param: str | None
 
 
 def cancel_lines(ctx: Context, batch_id: str) -> None:
-    """Cancel every line's job; count the ones that are now over (the others count as they end)."""
+    """Cancel every line's job; count the ones that are now over (the others count as they end); the native
+    driver cancels the provider batches."""
+    if ctx.redis.exists(keys.batch(batch_id, "prepared")):
+        batch_native.kick(ctx, batch_id)
     for index, job_id in ctx.redis.hgetall(keys.batch(batch_id, "jobs")).items():
         job_id = job_id.decode()
         ctx.store.cancel(job_id)

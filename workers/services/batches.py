@@ -25,13 +25,13 @@ from typing import Any
 from workers.context import Context
 from workers.core import keys, queue
 from workers.core.errors import BadRequest, NotFound
-from workers.services import schemas
+from workers.services import batch_native, schemas
 from workers.state import batches as records
 from workers.state import files as ferry_files
 
 ENDPOINTS = ("/v1/chat/completions",)
 COMPLETION_WINDOWS = ("24h",)
-FINAL = ("completed", "failed", "cancelled", "expired")
+FINAL = records.FINAL
 
 # -- create / read / list / cancel (the web tier) -------------------------------------------------
 
@@ -49,6 +49,7 @@ def create(ctx: Context, tenant: str, body: Any) -> dict[str, Any]:
     file_id, endpoint, window = fields.input_file_id, fields.endpoint, fields.completion_window
     metadata = fields.metadata or {}
     webhook = fields.webhook.model_dump() if fields.webhook else None
+    ferry = (fields.ferry or schemas.BatchFerry()).model_dump()
     rec = ferry_files.record(ctx, tenant, file_id, param="input_file_id")
     if rec.get("purpose") != "batch":
         raise BadRequest(f"file {file_id} has purpose {rec.get('purpose')!r}; a batch input needs purpose 'batch'",
@@ -67,7 +68,7 @@ def create(ctx: Context, tenant: str, body: Any) -> dict[str, Any]:
     batch_id = records.new_batch_id()
     now = time.time()
     record = {"id": batch_id, "tenant": tenant, "input_file_id": file_id, "endpoint": endpoint,
-              "completion_window": window, "metadata": metadata, "webhook": webhook,
+              "completion_window": window, "metadata": metadata, "webhook": webhook, "ferry": ferry,
               "created_at": int(now), "expires_at": int(now) + 24 * 3600}
     records.create(ctx.redis, record, ctx.settings.job_ttl_seconds)
     created = view(ctx, batch_id)  # read before the start is queued: a fast worker may move it on at once
@@ -100,6 +101,7 @@ def view(ctx: Context, batch_id: str, h: dict[str, str] | None = None) -> dict[s
         "usage": {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out,
                   "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}},
     }
+    result["ferry"] = batch_native.view(ctx, batch_id, h, rec)
     if "webhook" in h:
         result["webhook"] = json.loads(h["webhook"])
     elif rec.get("webhook"):

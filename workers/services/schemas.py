@@ -53,6 +53,15 @@ class JobBody(JobFields):
     request: Any = None
 
 
+class BatchFerry(BaseModel):
+    """``POST /v1/batches`` ``ferry`` (SDK: ``extra_body={"ferry": {...}}``): how lines reach providers (issue 13)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["native", "jobs", "auto"] = "auto"
+    fallback: Literal["jobs"] | None = None
+
+
 class BatchBody(BaseModel):
     """``POST /v1/batches`` (OpenAI's fields; others are ignored, as OpenAI does)."""
 
@@ -63,6 +72,7 @@ class BatchBody(BaseModel):
     completion_window: Literal["24h"]
     metadata: dict[StrictStr, StrictStr] | None = Field(default=None, max_length=16)
     webhook: Webhook | None = None
+    ferry: BatchFerry | None = None
 
     @field_validator("metadata")
     @classmethod

@@ -53,6 +53,10 @@ return 0
 
 
 
+#: A batch's end states.
+FINAL = ("completed", "failed", "cancelled", "expired")
+
+
 def new_batch_id() -> str:
     return "batch_" + secrets.token_hex(12)
 
@@ -84,3 +88,13 @@ def count_line(r: redis.Redis, batch_id: str, index: int, ok: bool, line: dict[s
         keys=[keys.batch(batch_id), keys.batch(batch_id, "done"), keys.batch(batch_id, "lines")],
         args=[index, "completed" if ok else "failed", json.dumps(line),
               int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), ttl]))
+
+
+def add_cost(r: redis.Redis, batch_id: str, cost: dict[str, Any] | None) -> None:
+    """Add one counted line's cost (USD as billed, and what it would have cost synchronously)."""
+    if not cost or cost.get("usd") is None:
+        return
+    pipe = r.pipeline()
+    pipe.hincrbyfloat(keys.batch(batch_id), "cost_usd", float(cost["usd"]))
+    pipe.hincrbyfloat(keys.batch(batch_id), "sync_usd", float(cost.get("sync_usd", cost["usd"])))
+    pipe.execute()

@@ -238,7 +238,7 @@ class JobStore:
             "resources": [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h],
             "timeline": [json.loads(x) for x in timeline],
         }
-        for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate"):
+        for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate", "batch_line"):
             if name in h:
                 out[name] = json.loads(h[name])
         return record, out

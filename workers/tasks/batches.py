@@ -6,7 +6,7 @@ from collections.abc import Callable
 from celery import Task
 
 from workers.context import Context, get_context
-from workers.services import batch_lines
+from workers.services import batch_lines, batch_native
 from workers.tasks.celery import app
 
 
@@ -40,3 +40,15 @@ def cancel_lines(self: Task, batch_id: str) -> None:
 @app.task(name="ferry.batch_finalize", bind=True, acks_late=True, max_retries=TASK_RETRIES)
 def finalize(self: Task, batch_id: str) -> None:
     _guarded(self, batch_id, "batch_finalize", batch_lines.finalize)
+
+
+@app.task(name="ferry.batch_tick", bind=True, acks_late=True, max_retries=TASK_RETRIES)
+def tick(self: Task, batch_id: str) -> None:
+    """One step of a native batch's driver: create, poll or collect its provider batches (batch_native.py)."""
+    _guarded(self, batch_id, "batch_tick", batch_native.tick)
+
+
+@app.task(name="ferry.batch_fallback", bind=True, acks_late=True, max_retries=TASK_RETRIES)
+def fallback(self: Task, batch_id: str, index: int) -> None:
+    """``ferry.fallback: "jobs"``: one line its provider batch did not answer, run as a job."""
+    _guarded(self, batch_id, "batch_fallback", lambda ctx, b: batch_lines.resubmit(ctx, b, index))

@@ -21,6 +21,7 @@ from workers.context import Context
 from workers.core import queue
 from workers.core.keys import REQUEUES, RUNNING
 from workers.pipeline.routing import RESOURCE_STAGES
+from workers.services import batch_native
 from workers.state import retention
 from workers.state.jobs import TERMINAL
 from workers.state.leases import PassLock, as_text, hold, holder_alive, is_done, lease_key, settle
@@ -102,6 +103,8 @@ def reap_pass(ctx: Context) -> dict[str, int] | None:
         counts = reap_once(ctx, still_ours=lambda: lock.held)
         if counts["requeued"] or counts["failed"]:
             log.warning("reaper: %s", counts)
+        if lock.held:
+            batch_native.resend_overdue(ctx)  # native batches' driver steps a killed worker left (issue 13)
         if lock.held:
             _sweep_retention(ctx)
         return counts
