@@ -36,12 +36,19 @@ def test_cost_is_read_from_where_ferry_records_it_and_shown_in_dollars():
 
 def test_jobs_list_says_why_it_shows_tokens_and_watches_for_new_jobs(ui_app):
     c = signed_in(ui_app, KEY_A)
-    job = finish(c, c.post("/v1/jobs", json=job_body("openai/gpt-4o"), headers=BEARER_A).json["id"])
+    priced = finish(c, c.post("/v1/jobs", json=job_body("openai/gpt-4o"), headers=BEARER_A).json["id"])
+    job = finish(c, c.post("/v1/jobs", json=job_body("mistral/pixtral-large-latest"), headers=BEARER_A).json["id"])
     html = c.get("/ui/jobs").get_data(as_text=True)
-    row = html[html.index(f'<a href="/ui/jobs/{job["id"]}">'):]
-    row = row[:row.index("</tr>")]
-    assert f'>{job["result"]["usage"]["total_tokens"]}</td>' in row and "not priced" in row
-    assert 'id="cost-note"' in html and "no prices" in html
+
+    def row_of(job_id: str) -> str:
+        row = html[html.index(f'<a href="/ui/jobs/{job_id}">'):]
+        return row[:row.index("</tr>")]
+
+    # a model the catalog prices: the job's recorded cost in dollars; one it does not: tokens, "not priced"
+    assert priced["result"]["cost"]["usd"] > 0
+    assert f'>{fmt.usd({"usd": priced["result"]["cost"]["usd"]})}</td>' in row_of(priced["id"])
+    assert f'>{job["result"]["usage"]["total_tokens"]}</td>' in row_of(job["id"]) and "not priced" in row_of(job["id"])
+    assert 'id="cost-note"' in html and "no price in Ferry's catalog" in html
     # nothing running: the first page still watches for new jobs, slowly, and does not refresh itself
     # without JavaScript (the filter form would be reset under the person typing in it)
     assert 's-running' not in html and 's-queued' not in html
@@ -79,7 +86,31 @@ def a_batch(ui_app) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     f = c.post("/v1/files", data={"purpose": "batch", "file": (io.BytesIO(json.dumps(line).encode() + b"\n"), "n.jsonl")},
                headers=BEARER_A, content_type="multipart/form-data").json
     return c.post("/v1/batches", json={"input_file_id": f["id"], "endpoint": "/v1/chat/completions",
-                                       "completion_window": "24h"}, headers=BEARER_A).json
+                                       "completion_window": "24h", "ferry": {"mode": "jobs"}}, headers=BEARER_A).json
+
+
+def test_a_real_native_batch_page_shows_its_provider_batch_and_cost(ui_app):
+    """An OpenAI line in an auto batch goes to the simulator's Batch API: the page shows that provider
+    batch (its id and state as the batch object has them) and the batch's cost."""
+    c = signed_in(ui_app, KEY_A)
+    line = {"custom_id": "native-1", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}}
+    f = c.post("/v1/files", data={"purpose": "batch", "file": (io.BytesIO(json.dumps(line).encode() + b"\n"), "n.jsonl")},
+               headers=BEARER_A, content_type="multipart/form-data").json
+    batch = c.post("/v1/batches", json={"input_file_id": f["id"], "endpoint": "/v1/chat/completions",
+                                        "completion_window": "24h"}, headers=BEARER_A).json
+    deadline = time.monotonic() + 90
+    while batch["status"] not in ("completed", "failed", "cancelled", "expired"):
+        assert time.monotonic() < deadline, f"batch {batch['id']} still {batch['status']} after 90 s"
+        time.sleep(0.2)
+        batch = c.get(f"/v1/batches/{batch['id']}", headers=BEARER_A).json
+    assert batch["status"] == "completed" and batch["ferry"]["mode"] == "auto"
+    (pb,) = batch["ferry"]["provider_batches"]
+    html = c.get(f"/ui/batches/{batch['id']}").get_data(as_text=True)
+    assert "Provider batches (1)" in html and f"<code>{pb['id']}</code>" in html
+    row = html[html.index(f"<code>{pb['id']}</code>"):]
+    assert f'class="badge s-{pb["status"]}">{pb["status"]}<' in row[:row.index("</tr>")]
+    assert batch["ferry"]["cost"]["usd"] > 0 and "$" in html
 
 
 def test_a_native_batch_lists_its_provider_batches_and_their_states(ui_app, a_batch):

@@ -60,10 +60,11 @@ def cost_of(*holders: Any) -> dict[str, Any] | None:
             if isinstance(raw, (int, float)) and not isinstance(raw, bool):
                 return {"usd": float(raw), "estimated": False}
             if isinstance(raw, dict):
-                for name in ("usd", "total_usd", "total", "amount", "actual", "estimated"):
+                for name in ("usd", "total_usd", "total", "amount", "actual", "estimated", "estimate_usd"):
                     value = raw.get(name)
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        return {"usd": float(value), "estimated": bool(raw.get("estimated")) or name == "estimated"}
+                        return {"usd": float(value),
+                                "estimated": bool(raw.get("estimated")) or name in ("estimated", "estimate_usd")}
     return None
 
 
