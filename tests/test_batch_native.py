@@ -111,6 +111,9 @@ def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):
         assert "image/jpeg" in body["choices"][0]["message"]["content"] or "file=" in \
             body["choices"][0]["message"]["content"]
         assert body["cost"]["priced"] and body["cost"]["usd"] == pytest.approx(body["cost"]["sync_usd"] / 2)
+        # the line's job carries the same answer (GET /v1/jobs/{id}, the UI), not only the output file
+        job = sdk.get(f"/jobs/{out[f'img-{i}']['response']['request_id']}", cast_to=object)
+        assert job["result"] == body and job["status"] == "succeeded"
     assert out["claude"]["response"]["body"]["object"] == "chat.completion"
     assert out["claude"]["response"]["body"]["model"].startswith("mistral/")
     [bad] = read_jsonl(sdk, batch.error_file_id)

@@ -286,6 +286,8 @@ def _record_result(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict
         body["cost"] = {"usd": cost["usd"], "sync_usd": cost["sync_usd"], "priced": cost["priced"]}
         line = {"id": _req_id(batch_id, index), "custom_id": cid,
                 "response": {"status_code": 200, "request_id": job_id, "body": body}, "error": None}
+        if job_id:  # the line's job shows the provider's answer too (GET /v1/jobs/{id}, the UI), not only the file
+            ctx.store.put_field(job_id, "result", body)
         _count(ctx, batch_id, index, True, line, body.get("usage"), cost)
         return
     err = get_adapter(ctx.catalog.resolve(f"{group['provider']}/{group['model']}").adapter).parse_error(
