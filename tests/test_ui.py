@@ -185,6 +185,8 @@ def test_job_page_shows_what_ferry_did(ui_app, a_job):
     preview = pdf["preview"]
     assert re.search(rf'<img class="thumb" src="/ui/jobs/{a_job["id"]}/media/{preview["sha256"]}"[^>]*'
                      rf'width="{preview["width"]}" height="{preview["height"]}"', html)
+    assert [o["sha256"] for o in pdf["outputs"]] == [pdf["source"]["sha256"]]  # Claude takes the PDF as it is,
+    assert html.count(f'/media/{preview["sha256"]}"') == 2  # so "sent" shows the same first page
     thumb = c.get(f"/ui/jobs/{a_job['id']}/media/{preview['sha256']}")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
     from PIL import Image
