@@ -10,6 +10,7 @@ import socket
 import struct
 import threading
 import time
+import uuid
 from email.utils import formatdate
 
 import pytest
@@ -40,9 +41,10 @@ def _calls(sim, since: int) -> list[dict]:  # type: ignore[no-untyped-def]
 def _run_job(client, sims, provider: str, **fault) -> tuple[dict, list[dict]]:  # type: ignore[no-untyped-def]
     sim = sims[provider]
     since = len(sim.state.log())
+    marker = f"fault-{uuid.uuid4().hex}"  # the fault hits only this job's requests, not other tests' late ones
     if fault:
-        sim.state.add_fault(**fault)
-    resp = client.post("/v1/jobs", json=job_body(MODELS[provider], text=f"fault {fault}"), headers=AUTH)
+        sim.state.add_fault(**fault, body_contains=marker)
+    resp = client.post("/v1/jobs", json=job_body(MODELS[provider], text=f"fault {fault} {marker}"), headers=AUTH)
     assert resp.status_code == 202, resp.json
     job = wait_job(client, resp.json["id"], timeout=90)
     # this job's calls: the session's simulators also serve other tests' late jobs, which carry their own key

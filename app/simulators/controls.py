@@ -64,13 +64,17 @@ class Fault:
     path_contains: str | None = None
     message: str | None = None
     delay: float = 0.0
+    body_contains: str | None = None
+    """Only requests whose body holds this text (one job's marker): others sharing the simulator pass."""
 
-    def matches(self, path: str) -> bool:
-        return self.count > 0 and (not self.path_contains or self.path_contains in path)
+    def matches(self, path: str, body: Callable[[], bytes]) -> bool:
+        return self.count > 0 and (not self.path_contains or self.path_contains in path) \
+            and (not self.body_contains or self.body_contains.encode() in body())
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "count": self.count, "retry_after": self.retry_after,
-                "path_contains": self.path_contains, "message": self.message, "delay": self.delay}
+                "path_contains": self.path_contains, "message": self.message, "delay": self.delay,
+                "body_contains": self.body_contains}
 
 
 @dataclass
@@ -95,8 +99,8 @@ class SimState:
 
     def add_fault(self, status: int | None = None, count: int = 1, retry_after: float | None = None,
                   path_contains: str | None = None, message: str | None = None,
-                  delay: float = 0.0) -> Fault:
-        fault = Fault(status, int(count), retry_after, path_contains, message, float(delay or 0))
+                  delay: float = 0.0, body_contains: str | None = None) -> Fault:
+        fault = Fault(status, int(count), retry_after, path_contains, message, float(delay or 0), body_contains)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -112,10 +116,10 @@ class SimState:
             for hook in self.reset_hooks:
                 hook()
 
-    def take_fault(self, path: str) -> Fault | None:
+    def take_fault(self, path: str, body: Callable[[], bytes] = lambda: b"") -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.matches(path):
+                if fault.matches(path, body):
                     fault.count -= 1
                     if fault.count <= 0:
                         self.faults.remove(fault)
@@ -150,7 +154,7 @@ def install_controls(app: Flask, provider: str, render: ErrorRenderer) -> SimSta
         if request.path.startswith("/_sim/") or request.headers.get("X-Sim-Batch-Line"):
             return None  # (a batch simulator runs its lines through the endpoint in-process: not logged)
         g.sim_started = time.monotonic()
-        fault = state.take_fault(request.path)
+        fault = state.take_fault(request.path, lambda: request.get_data(cache=True))
         if fault is None:
             return None
         if fault.delay:
@@ -212,7 +216,7 @@ def install_controls(app: Flask, provider: str, render: ErrorRenderer) -> SimSta
     @app.post("/_sim/faults")
     def _post_fault() -> Response:
         body = request.get_json(force=True, silent=True) or {}
-        allowed = {"status", "count", "retry_after", "path_contains", "message", "delay"}
+        allowed = {"status", "count", "retry_after", "path_contains", "message", "delay", "body_contains"}
         unknown = set(body) - allowed
         if unknown or ("status" not in body and not body.get("delay")):
             return jsonify({"error": f"expected keys {sorted(allowed)} with status or delay"}), 400
