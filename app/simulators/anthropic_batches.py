@@ -27,6 +27,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from .batch_controls import BatchConfig, install_batch_controls
 from .controls import SimReject, SimState
 
 MAX_REQUESTS = 100_000
@@ -66,29 +67,12 @@ class SimMessageBatch:
                 "results_url": f"{host.rstrip('/')}/v1/messages/batches/{self.id}/results" if self.ended else None}
 
 
-@dataclass
-class Config:
-    delay: float = 1.0
-    expire: bool = False
-    batches: dict[str, SimMessageBatch] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def clear(self) -> None:
-        with self.lock:
-            for b in self.batches.values():
-                b.cancel.set()
-            self.batches.clear()
-            self.delay, self.expire = 1.0, False
-
-
 def _bad(message: str) -> SimReject:
     return SimReject(400, message, "invalid_request_error")
 
 
-def register_batches(app: Flask, state: SimState, check_headers: Any) -> Config:
-    config = Config()
-    state.reset_hooks.append(config.clear)
-    app.extensions["sim_batches"] = config
+def register_batches(app: Flask, state: SimState, check_headers: Any) -> BatchConfig:
+    config = install_batch_controls(app, state)
 
     @app.post("/v1/messages/batches")
     def create() -> Response:
@@ -155,17 +139,10 @@ def register_batches(app: Flask, state: SimState, check_headers: Any) -> Config:
             raise _bad(f"Batch {batch_id} has not ended yet; its results are not available")
         return Response("".join(json.dumps(r) + "\n" for r in batch.results), mimetype="application/binary")
 
-    @app.post("/_sim/batches")
-    def _configure() -> Response:
-        body = request.get_json(force=True, silent=True) or {}
-        config.delay = float(body.get("delay", config.delay))
-        config.expire = bool(body.get("expire", config.expire))
-        return jsonify({"delay": config.delay, "expire": config.expire})
-
     return config
 
 
-def _lookup(config: Config, batch_id: str) -> SimMessageBatch:
+def _lookup(config: BatchConfig, batch_id: str) -> SimMessageBatch:
     with config.lock:
         batch = config.batches.get(batch_id)
     if batch is None:
@@ -173,7 +150,7 @@ def _lookup(config: Config, batch_id: str) -> SimMessageBatch:
     return batch
 
 
-def _run(app: Flask, config: Config, batch: SimMessageBatch) -> None:
+def _run(app: Flask, config: BatchConfig, batch: SimMessageBatch) -> None:
     expired = config.expire
     batch.cancel.wait(config.delay)
     client = app.test_client()

@@ -26,6 +26,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from .batch_controls import BatchConfig, install_batch_controls
 from .controls import SimReject, SimState
 from .files import FileStore, StoredFile
 from .openai_wire import bad, check_auth, json_object
@@ -72,26 +73,9 @@ class SimBatch:
                           "output_tokens_details": {"reasoning_tokens": 0}}}
 
 
-@dataclass
-class BatchConfig:
-    delay: float = 1.0
-    expire: bool = False
-    batches: dict[str, SimBatch] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def clear(self) -> None:
-        with self.lock:
-            for b in self.batches.values():
-                b.cancel.set()
-            self.batches.clear()
-            self.delay, self.expire = 1.0, False
-
-
 def register_batches(app: Flask, state: SimState, files: FileStore, api_key: str) -> BatchConfig:
     """Add the Batch API routes to the OpenAI simulator ``app`` (input and output files live in ``files``)."""
-    config = BatchConfig()
-    state.reset_hooks.append(config.clear)
-    app.extensions["sim_batches"] = config
+    config = install_batch_controls(app, state)
 
     @app.post("/v1/batches")
     def create_batch() -> Response:
@@ -158,13 +142,6 @@ def register_batches(app: Flask, state: SimState, files: FileStore, api_key: str
                 raise bad(f"Cannot cancel a batch with status '{batch.status}'.", None, "invalid_value", status=409)
         return jsonify(batch.view())
 
-    @app.post("/_sim/batches")
-    def _configure() -> Response:
-        body = request.get_json(force=True, silent=True) or {}
-        config.delay = float(body.get("delay", config.delay))
-        config.expire = bool(body.get("expire", config.expire))
-        return jsonify({"delay": config.delay, "expire": config.expire})
-
     return config
 
 
@@ -204,7 +181,7 @@ def _validate(batch: SimBatch, data: bytes) -> list[dict[str, Any]]:
                 raise ValueError("not an object")
         except ValueError:
             errors.append({"code": "invalid_json_line", "line": n, "param": None,
-                           "message": f"This line is not parseable as valid JSON."})
+                           "message": "This line is not parseable as valid JSON."})
             continue
         cid = item.get("custom_id")
         if not isinstance(cid, str) or not cid:

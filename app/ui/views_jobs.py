@@ -7,7 +7,6 @@ are served as stored, and the browser scales them.
 """
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -57,20 +56,7 @@ def jobs_list():  # type: ignore[no-untyped-def]
 
 def _ui_result(result: Any, job_id: str) -> Any:
     """Generated images and audio pointed at the UI's file route (the API's needs a bearer header)."""
-    if not has_outputs(result):
-        return result
-    result = copy.deepcopy(result)
-    for kind, _where, holder in slots(result):
-        file_id = holder.get("file_id")
-        if not isinstance(file_id, str):
-            continue
-        url = f"/ui/files/{file_id}/content"
-        if kind == "audio":
-            holder["url"] = url
-            holder.pop("data", None)
-        else:
-            holder["image_url"]["url"] = url
-    return result
+    return outputs.linked(result, lambda file_id: f"/ui/files/{file_id}/content")
 
 
 def _media_of(result: Any) -> list[dict[str, Any]]:

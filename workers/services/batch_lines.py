@@ -25,24 +25,16 @@ from workers.services import batch_native, jobs
 from workers.services.batches import FINAL
 
 
-def _req_id(batch_id: str, index: int) -> str:
-    return f"batch_req_{batch_id.removeprefix('batch_')}_{index}"
-
-
 def record_line(ctx: Context, batch_id: str, index: int, ok: bool, line: dict[str, Any],
                 usage: dict[str, Any] | None = None, cost: dict[str, Any] | None = None) -> None:
-    """Count one finished line exactly once; the line that completes the batch queues the finalize."""
-    n = records.count_line(ctx.redis, batch_id, index, ok, line, usage or {}, ctx.settings.job_ttl_seconds)
-    if n != -1:
-        records.add_cost(ctx.redis, batch_id, cost)
-    if n == 1:
-        queue.send("ferry.batch_finalize", batch_id)
-    elif n == 0:
+    """Count one finished line exactly once; the line that completes the batch queues the finalize, another
+    may be the one a batch with native lines waited for."""
+    if batch_native.count_line(ctx, batch_id, index, ok, line, usage, cost) == 0:
         batch_native.line_counted(ctx, batch_id)
 
 
 def _error_line(batch_id: str, index: int, custom_id: Any, code: str, message: str) -> dict[str, Any]:
-    return {"id": _req_id(batch_id, index), "custom_id": custom_id if isinstance(custom_id, str) else None,
+    return {"id": batch_native.req_id(batch_id, index), "custom_id": custom_id if isinstance(custom_id, str) else None,
             "response": None, "error": {"code": code, "message": message, "line": index + 1}}
 
 
@@ -184,7 +176,7 @@ def submit_line(ctx: Context, batch_id: str, rec: dict[str, Any], index: int, cu
                           batch={"id": batch_id, "index": index, "custom_id": custom_id, "native": native})
     except FerryError as exc:
         err = exc.to_dict()
-        line = {"id": _req_id(batch_id, index), "custom_id": custom_id,
+        line = {"id": batch_native.req_id(batch_id, index), "custom_id": custom_id,
                 "response": {"status_code": exc.status, "request_id": None,
                              "body": {"error": {**err, "code": getattr(exc, "code", None)}}},
                 "error": None}

@@ -26,6 +26,7 @@ from workers.context import Context
 from workers.core import keys, queue
 from workers.core.errors import UpstreamError
 from workers.providers import batch_catalog
+from workers.providers.catalog import ModelCaps
 from workers.providers.base import Call, get_adapter
 from workers.providers.batch_api import Result, State, client
 from workers.state import batch_groups as groups_db
@@ -56,21 +57,25 @@ def line_counted(ctx: Context, batch_id: str) -> None:
         kick(ctx, batch_id)
 
 
-def _req_id(batch_id: str, index: int) -> str:
+def req_id(batch_id: str, index: int) -> str:
+    """A line's ``id`` in the output and error files."""
     return f"batch_req_{batch_id.removeprefix('batch_')}_{index}"
 
 
-def _count(ctx: Context, batch_id: str, index: int, ok: bool, line: dict[str, Any],
-           usage: dict[str, Any] | None = None, cost: dict[str, Any] | None = None) -> None:
+def count_line(ctx: Context, batch_id: str, index: int, ok: bool, line: dict[str, Any],
+               usage: dict[str, Any] | None = None, cost: dict[str, Any] | None = None) -> int:
+    """Count one finished line exactly once (with its usage and cost); the line that completes the batch
+    queues the finalize. Returns the store's answer: -1 counted already, 1 the last line, 0 others."""
     n = records.count_line(ctx.redis, batch_id, index, ok, line, usage or {}, ctx.settings.job_ttl_seconds)
     if n != -1:
         records.add_cost(ctx.redis, batch_id, cost)
     if n == 1:
         queue.send("ferry.batch_finalize", batch_id)
+    return n
 
 
 def _error(batch_id: str, index: int, custom_id: str | None, code: str, message: str) -> dict[str, Any]:
-    return {"id": _req_id(batch_id, index), "custom_id": custom_id, "response": None,
+    return {"id": req_id(batch_id, index), "custom_id": custom_id, "response": None,
             "error": {"code": code, "message": message}}
 
 
@@ -191,7 +196,7 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
     if group["state"] in ("planned", "creating") and cancelling:
         for index in group["lines"]:
             info = groups_db.prepared(ctx.redis, batch_id).get(index) or {}
-            _count(ctx, batch_id, index, False, _error(batch_id, index, info.get("user_custom_id"), "batch_cancelled",
+            count_line(ctx, batch_id, index, False, _error(batch_id, index, info.get("user_custom_id"), "batch_cancelled",
                                                        "the batch was cancelled before its provider batch was created"))
         group.update(state="collected", status="not_created")
         groups_db.update(ctx.redis, batch_id, k, group)
@@ -244,13 +249,14 @@ def _collect(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict[str, 
     """Map each result back to its line (counted once each: a redelivered collection counts nothing twice)."""
     prepared = groups_db.prepared(ctx.redis, batch_id)
     by_cid = {prepared[i]["custom_id"]: i for i in group["lines"] if i in prepared}
+    caps = ctx.catalog.resolve(f"{group['provider']}/{group['model']}")  # once per provider batch, not per line
     seen: set[int] = set()
     for result in api.results(state, **conn):
         index = by_cid.get(result.custom_id)
         if index is None or index in seen:
             continue
         seen.add(index)
-        _record_result(ctx, batch_id, rec, group, index, prepared[index], result)
+        _record_result(ctx, batch_id, rec, group, caps, index, prepared[index], result)
         if len(seen) == 1:
             hold(ctx.settings, "batch_collect")  # test hook: a kill mid-collection, one line counted
     missing = [i for i in group["lines"] if i not in seen]
@@ -261,43 +267,41 @@ def _collect(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict[str, 
             _resubmit(ctx, batch_id, rec, index, info)
             continue
         code = {"expired": "batch_expired", "cancelled": "batch_cancelled"}.get(state.status, "provider_batch_failed")
-        _count(ctx, batch_id, index, False, _error(
+        count_line(ctx, batch_id, index, False, _error(
             batch_id, index, info.get("user_custom_id"), code,
             f"{group['provider']} batch {group['id']} ended {state.status} without an answer for this line"
             + (f": {state.reason}" if state.reason else "")))
 
 
-def _record_result(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict[str, Any], index: int,
-                   info: dict[str, Any], result: Result) -> None:
+def _record_result(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict[str, Any], caps: ModelCaps,
+                   index: int, info: dict[str, Any], result: Result) -> None:
     cid, job_id = info.get("user_custom_id"), info.get("job_id")
     if result.error and not result.body:
         fallback = (rec.get("ferry") or {}).get("fallback") == "jobs" and result.error.get("code") == "batch_expired"
         if fallback:
             _resubmit(ctx, batch_id, rec, index, info)
             return
-        _count(ctx, batch_id, index, False, {**_error(batch_id, index, cid, str(result.error.get("code")),
-                                                      str(result.error.get("message"))), "id": _req_id(batch_id, index)})
+        count_line(ctx, batch_id, index, False, {**_error(batch_id, index, cid, str(result.error.get("code")),
+                                                      str(result.error.get("message"))), "id": req_id(batch_id, index)})
         return
     if result.status_code == 200 and result.body:
         call = Call(group["provider"], group["model"], [], {}, "", None)
-        caps = ctx.catalog.resolve(f"{group['provider']}/{group['model']}")
         body = get_adapter(caps.adapter).parse_response(result.body, call)
         cost = batch_catalog.cost(caps.id, body.get("usage"), batch=True)
         body["cost"] = {"usd": cost["usd"], "sync_usd": cost["sync_usd"], "priced": cost["priced"]}
-        line = {"id": _req_id(batch_id, index), "custom_id": cid,
+        line = {"id": req_id(batch_id, index), "custom_id": cid,
                 "response": {"status_code": 200, "request_id": job_id, "body": body}, "error": None}
         if job_id:  # the line's job shows the provider's answer too (GET /v1/jobs/{id}, the UI), not only the file
             ctx.store.put_field(job_id, "result", body)
-        _count(ctx, batch_id, index, True, line, body.get("usage"), cost)
+        count_line(ctx, batch_id, index, True, line, body.get("usage"), cost)
         return
-    err = get_adapter(ctx.catalog.resolve(f"{group['provider']}/{group['model']}").adapter).parse_error(
-        result.status_code or 502, result.body)
-    line = {"id": _req_id(batch_id, index), "custom_id": cid,
+    err = get_adapter(caps.adapter).parse_error(result.status_code or 502, result.body)
+    line = {"id": req_id(batch_id, index), "custom_id": cid,
             "response": {"status_code": result.status_code or err.status, "request_id": job_id,
                          "body": {"error": {"message": err.message, "type": "upstream_error",
                                             "code": result.status_code, "provider": group["provider"]}}},
             "error": None}
-    _count(ctx, batch_id, index, False, line)
+    count_line(ctx, batch_id, index, False, line)
 
 
 def _resubmit(ctx: Context, batch_id: str, rec: dict[str, Any], index: int, info: dict[str, Any]) -> None:
@@ -317,7 +321,7 @@ def _refused(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: di
         if fallback:
             _resubmit(ctx, batch_id, rec, index, info)
         else:
-            _count(ctx, batch_id, index, False, _error(batch_id, index, info.get("user_custom_id"),
+            count_line(ctx, batch_id, index, False, _error(batch_id, index, info.get("user_custom_id"),
                                                        "provider_refused_batch", exc.message))
     group.update(state="collected", status="refused", reason=exc.message)
     groups_db.update(ctx.redis, batch_id, k, group)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from workers.context import Context
@@ -40,6 +41,8 @@ def _public_url(ctx: Context, tenant: str, file_id: str, base_url: str | None) -
 def present(ctx: Context, tenant: str, result: Any, *, inline: bool, base_url: str | None = None) -> Any:
     """The stored result as answered: output references as URLs (presigned, or absolute Ferry URLs
     when ``base_url`` is given), or with ``inline`` the base64 back where the provider sent it."""
+    if not inline:
+        return linked(result, lambda file_id: _public_url(ctx, tenant, file_id, base_url))
     if not has_outputs(result):
         return result
     result = copy.deepcopy(result)
@@ -47,22 +50,32 @@ def present(ctx: Context, tenant: str, result: Any, *, inline: bool, base_url: s
         file_id = holder.get("file_id")
         if not isinstance(file_id, str):
             continue
-        if inline:
-            try:
-                data = ferry_files.read_bytes(ctx, tenant, file_id)
-            except NotFound:  # the client deleted the file: keep the reference
-                continue
-            b64 = base64.b64encode(data).decode("ascii")
-            if kind == "audio":
-                holder["data"] = b64
-            else:
-                holder["image_url"]["url"] = f"data:{holder.get('mime') or 'image/png'};base64,{b64}"
+        try:
+            data = ferry_files.read_bytes(ctx, tenant, file_id)
+        except NotFound:  # the client deleted the file: keep the reference
             continue
-        url = _public_url(ctx, tenant, file_id, base_url)
+        b64 = base64.b64encode(data).decode("ascii")
         if kind == "audio":
-            holder["url"] = url
+            holder["data"] = b64
         else:
-            holder["image_url"]["url"] = url
+            holder["image_url"]["url"] = f"data:{holder.get('mime') or 'image/png'};base64,{b64}"
+    return result
+
+
+def linked(result: Any, url_of: Callable[[str], str]) -> Any:
+    """A copy of ``result`` whose generated images and audio point at ``url_of(file_id)`` (no base64)."""
+    if not has_outputs(result):
+        return result
+    result = copy.deepcopy(result)
+    for kind, _where, holder in slots(result):
+        file_id = holder.get("file_id")
+        if not isinstance(file_id, str):
+            continue
+        if kind == "audio":
+            holder["url"] = url_of(file_id)
+            holder.pop("data", None)
+        else:
+            holder["image_url"]["url"] = url_of(file_id)
     return result
 
 
