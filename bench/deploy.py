@@ -227,7 +227,7 @@ def start_stack(root: Path, extra_env: dict[str, str] | None = None,
         stack = Stack(root=root, dir=data, base_url=f"http://127.0.0.1:{port}", redis_url=redis_url,
                       sim_env=sim_env, procs=procs)
         procs["web"] = _spawn("web", [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2",
-                                      "--threads", "8", "app:create_app()"], root, env, data)
+                                      "--threads", os.environ.get("BENCH_WEB_THREADS", "8"), "app:create_app()"], root, env, data)
         for name, (opts, more) in WORKERS.items():
             argv = [sys.executable, "-m", "celery", "-A", celery_app(root), "worker", *opts,
                     "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO"]

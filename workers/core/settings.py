@@ -10,7 +10,7 @@ import re
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     #: An image source up to this many bytes and FERRY_LIGHT_PIXELS is "light": its steps run in one task.
     light_bytes: int = Field(default=1 << 20, alias="FERRY_LIGHT_BYTES")
     light_pixels: int = Field(default=4_000_000, alias="FERRY_LIGHT_PIXELS")
+    #: "auto": workers consuming only the cpu/llm queues skip kombu's ack emulation; "on": every worker keeps it.
+    broker_ack_emulation: Literal["auto", "on"] = Field(default="auto", alias="FERRY_BROKER_ACK_EMULATION")
     reaper_max_requeues: int = Field(default=3, alias="FERRY_REAPER_MAX_REQUEUES")
     #: Test hook only: "stage:seconds[,stage:seconds]" sleeps inside that stage (crash-safety tests).
     test_stage_delay: str | None = Field(default=None, alias="FERRY_TEST_STAGE_DELAY")

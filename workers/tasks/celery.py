@@ -12,7 +12,13 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_received, worker_process_shutdown, worker_ready, worker_shutdown
+from celery.signals import (
+    celeryd_init,
+    task_received,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from kombu import Queue
 
 from workers.core import queue
@@ -23,6 +29,10 @@ from workers.state import metrics
 from workers.tasks.broker import install as share_broker_clients
 
 QUEUES = ("io", "cpu", "llm")
+#: Queues that carry nothing but pipeline steps (workers/pipeline/routing.py): every step a job still
+#: expects has a deadline in ``ferry:running`` and, once a worker holds its message, a reservation or a
+#: lease, so Ferry's reaper re-sends a message that died with its worker (workers/tasks/reaper.py).
+TRACKED_QUEUES = frozenset({"cpu", "llm"})
 TASK_MODULES = ["workers.tasks.stages", "workers.tasks.batches", "workers.tasks.webhooks"]
 
 ROUTES = {f"ferry.{step}": {"queue": name} for step, name in STAGE_QUEUE.items()}
@@ -77,6 +87,31 @@ class CelerySender:
 
 
 queue.install(CelerySender(app))
+
+
+def consumes_only_tracked(queues: Any) -> bool:
+    """Does a worker started with ``-Q queues`` take only messages the reaper can recover?"""
+    names = queues.split(",") if isinstance(queues, str) else list(queues or [])
+    names = [n.strip() for n in names if n and n.strip()]
+    return bool(names) and set(names) <= TRACKED_QUEUES
+
+
+@celeryd_init.connect
+def _ack_emulation_for_queues(conf: Any = None, options: dict[str, Any] | None = None, **_: object) -> None:
+    """Workers that consume only tracked queues skip kombu's ack emulation.
+
+    Ack emulation keeps every received message in an unacked hash and index (two Redis transactions per
+    message: a third of the llm worker's CPU for small jobs, by py-spy) only to restore it after the
+    900 s visibility timeout if the worker dies. For pipeline steps Ferry's own deadlines already do that
+    sooner (a lease TTL for a step taken or begun, FERRY_QUEUE_DEADLINE at most). ``io`` carries webhooks
+    and batch driver steps too, so a worker consuming it keeps ack emulation.
+    ``FERRY_BROKER_ACK_EMULATION=on`` keeps it everywhere."""
+    if conf is None or get_settings().broker_ack_emulation == "on":
+        return
+    if consumes_only_tracked((options or {}).get("queues")):
+        conf.broker_transport_options = {**(conf.broker_transport_options or {}), "ack_emulation": False}
+        logging.getLogger("ferry.worker").info("queues %s: kombu ack emulation off (steps are tracked by "
+                                               "Ferry's deadlines)", (options or {}).get("queues"))
 
 
 @worker_ready.connect
