@@ -96,6 +96,7 @@ def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: Stage
     the lease TTL, not the queue deadline, so a kill between the two is noticed as soon as a lease's."""
     step = step_name(stage, index)
     lease = leases.Lease(ctx.redis, job_id, step, ctx.settings.lease_seconds)
+    leases.Reservation.begun(job_id, step)  # from here its lease (or the step's end) covers it
     begun = ctx.ledger.begin(job_id, step, stage, index, max_attempts=ctx.settings.max_deliveries + retries,
                              lease_value=lease.value, lease_seconds=lease.ttl)
     if begun.outcome == "exhausted":

@@ -69,6 +69,11 @@ def make_celery() -> Celery:
 app = make_celery()
 # httpx logs every request at INFO: one line per provider call and upload drowns a worker's own log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+# Celery logs "Task … received" and "Task … succeeded in …" at INFO for every task: two formatted lines per
+# step, 5 % of the llm worker's CPU for small jobs (py-spy). Each job's timeline records its steps already;
+# failures, retries and Ferry's own INFO lines still log.
+for _name in ("celery.app.trace", "celery.worker.strategy"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 celery = app
 
 
