@@ -55,7 +55,7 @@ def run_and_wait(ctx: Context, tenant: str, body: dict[str, Any]) -> tuple[dict[
     Idempotency-Key and body join the first request's job, so a retry after a 504 waits again.
     """
     job = jobs.submit(ctx, tenant, body, idempotency_key=check_key(request.headers.get("Idempotency-Key")))
-    view = jobs.wait(ctx, tenant, job["id"], ctx.settings.chat_timeout)
+    view = jobs.wait(ctx, tenant, job["id"], ctx.settings.chat_timeout, just_submitted=not job.get("_replayed"))
     status = view["status"]
     if status == "succeeded":
         return view, None

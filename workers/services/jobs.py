@@ -124,9 +124,14 @@ def cancel(ctx: Context, tenant: str, job_id: str, purge: bool = False) -> dict[
     return view
 
 
-def wait(ctx: Context, tenant: str, job_id: str, timeout: float) -> dict[str, Any]:
+def wait(ctx: Context, tenant: str, job_id: str, timeout: float,
+         seen: dict[str, Any] | None = None, just_submitted: bool = False) -> dict[str, Any]:
     """Block until the job ends or ``timeout`` passes; returns its view either way (status says which).
 
-    Woken through Redis by the job's end (a blocking pop on ``ferry:job:<id>:ended``), not by polling."""
-    ctx.store.wait_ended(job_id, timeout)
-    return get(ctx, tenant, job_id)
+    Woken through Redis by the job's end (a blocking pop on ``ferry:job:<id>:ended``), not by polling; the
+    view comes back in the round trip that follows the wake-up. ``seen``: the view the caller just read;
+    ``just_submitted``: the caller's own submit queued it (no read before the wait)."""
+    view = ctx.store.wait_view(job_id, timeout, tenant=tenant, seen=seen, just_submitted=just_submitted)
+    if view is None:
+        raise NotFound(f"no job {job_id!r}", param="id")
+    return view

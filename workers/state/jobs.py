@@ -29,7 +29,7 @@ STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
 # none) with its timeline entry, the TTL, then field/value pairs to set. An ending status expects the job's
 # ``notify`` step, and success records ``complete`` as finished, all in this one script: no crash between
 # them can lose the webhook, the batch line or the step. An end also pushes onto KEYS[5], which waiters
-# block on (:meth:`JobStore.wait_ended`).
+# block on (:meth:`JobStore.wait_view`).
 _SET_STATUS = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
@@ -114,24 +114,29 @@ class JobStore:
             queue.send("ferry.notify", job_id)
         return moved
 
-    def wait_ended(self, job_id: str, timeout: float) -> str | None:
-        """Block until the job ends (woken by the status change, not by polling); its status, or None
-        if it is still running after ``timeout`` seconds."""
+    def wait_view(self, job_id: str, timeout: float, tenant: str | None = None,
+                  seen: dict[str, Any] | None = None, just_submitted: bool = False) -> dict[str, Any] | None:
+        """The job's view once it ends, or after ``timeout`` seconds (its status says which); None if there is
+        no such job (for ``tenant``). ``seen``: the view the caller just read, so an ended job costs no round
+        trip; ``just_submitted``: the caller queued the job a moment ago, so the wait begins with the blocking
+        pop. The view is read in the round trip that hands the wake-up token on to the job's other waiters."""
         deadline = time.monotonic() + timeout
+        view = seen if seen is not None or just_submitted else self.view(job_id, tenant)
         while True:
-            status = self.status(job_id)
             left = deadline - time.monotonic()
-            if status in TERMINAL or status is None or left <= 0:
-                return status if status in TERMINAL else None
+            if view is not None and (view["status"] in TERMINAL or left <= 0):
+                return view
+            if view is None and not just_submitted:
+                return None
+            just_submitted = False
             # BLPOP takes whole seconds on old servers: wake at least every second to re-check the status.
             got = self.r.blpop([keys.job_ended(job_id)], timeout=max(0.01, min(left, 1.0)))
-            if got is not None:  # hand the token on, so every other waiter of this job wakes too
-                pipe = self.r.pipeline(transaction=False)
+            pipe = self.r.pipeline(transaction=False)
+            if got is not None:
                 pipe.rpush(keys.job_ended(job_id), got[1])
                 pipe.expire(keys.job_ended(job_id), 3600)
-                pipe.hget(self._key(job_id), "status")
-                status = pipe.execute()[-1]
-                return status.decode() if status else None
+            found = self._read_view(pipe, job_id, tenant, skip=2 if got is not None else 0)
+            view = found[1] if found is not None else None
 
     def start_stage(self, job_id: str, stage: str) -> bool:
         return self.set_status(job_id, "running", stage=stage)
@@ -209,11 +214,15 @@ class JobStore:
 
     def record_and_view(self, job_id: str, tenant: str | None = None) -> tuple[JobRecord, dict[str, Any]] | None:
         """The job's record and its public view, from the same one round trip (see :meth:`view`)."""
-        pipe = self.r.pipeline(transaction=False)
+        return self._read_view(self.r.pipeline(transaction=False), job_id, tenant)
+
+    def _read_view(self, pipe: Any, job_id: str, tenant: str | None,
+                   skip: int = 0) -> tuple[JobRecord, dict[str, Any]] | None:
+        """Run ``pipe`` (its first ``skip`` commands someone else's) with the view's reads added."""
         pipe.hgetall(self._key(job_id))
         pipe.scard(keys.job_steps(job_id))
         pipe.lrange(keys.job_timeline(job_id), 0, -1)
-        raw, done, timeline = pipe.execute()
+        raw, done, timeline = pipe.execute()[skip:]
         if not raw or b"record" not in raw:
             return None
         record = json.loads(raw[b"record"])
