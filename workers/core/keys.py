@@ -111,6 +111,11 @@ def file_id_cache_pattern(provider: str) -> str:
     return f"ferry:fileid:{provider}:*"
 
 
+def inspected(sha256: str, hints: str) -> str:
+    """Facts of bytes already inspected (workers/state/factcache.py); ``hints`` digests what else inspect read."""
+    return f"ferry:inspected:{sha256}:{hints}"
+
+
 def once_result(key: str) -> str:
     return f"ferry:once:{key}"
 

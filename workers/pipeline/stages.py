@@ -24,6 +24,7 @@ from workers.pipeline.dedupe import fetch_once, transform_once
 from workers.pipeline.deliver import available, deliver_outputs
 from workers.pipeline.delivery_plan import out_of_line_methods
 from workers.pipeline.sources import cloud_passthrough, fetch_cloud, passes_through, youtube_passthrough
+from workers.state import factcache
 from workers.state.files import to_blob
 from workers.storage.blobs import blob_key, get_blob, put_blob, put_bytes
 
@@ -73,12 +74,22 @@ def inspect(ctx: Context, res: Resource, record: JobRecord) -> Resource | None:
     src = res["source"]
     if passes_through(res):
         return None
-    with _tmpdir() as tmp:
-        path = get_blob(ctx.storage, src["sha256"], Path(tmp) / "src")
-        facts = inspect_file(path, src.get("declared_mime") or src.get("content_type"),
-                             src.get("filename") or src.get("url"))
-        if facts["mime"] == "application/pdf":
-            _preview(ctx, res, path)
+    declared, name = src.get("declared_mime") or src.get("content_type"), src.get("filename") or src.get("url")
+    hints = factcache.hints_digest(declared, name)
+    known = factcache.get(ctx.redis, src["sha256"], hints)
+    preview = (known or {}).get("preview")
+    if known is not None and (preview is None or ctx.storage.exists(blob_key(preview["sha256"]))):
+        facts = known["facts"]  # these bytes were inspected already (another job, another tenant: same facts)
+        if preview is not None:
+            res["preview"] = preview
+    else:
+        with _tmpdir() as tmp:
+            path = get_blob(ctx.storage, src["sha256"], Path(tmp) / "src")
+            facts = inspect_file(path, declared, name)
+            if facts["mime"] == "application/pdf":
+                _preview(ctx, res, path)
+        factcache.put(ctx.redis, src["sha256"], hints,
+                      {"facts": facts, **({"preview": res["preview"]} if res.get("preview") else {})})
     src["mime"] = facts["mime"]
     notes = res.get("notes", [])
     declared = src.get("declared_mime")
