@@ -269,3 +269,75 @@ def test_without_a_service_role(stack, sdk, sim, sims, mode):
     else:
         assert batch.request_counts.completed == N and pb["status"] == "ran_as_jobs"
         assert len([e for e in sim_log(sim) if e["path"].endswith("/converse")]) == N
+
+
+def test_s3_media_is_copied_into_the_jobs_input_folder(sims, sim, moto, s3, tmp_path, monkeypatch):
+    """A record naming media staged elsewhere in the bucket (storage delivery: ``s3Location``) would fail the job's
+    validation, which wants every S3 resource inside the input folder: the client copies the object there once and
+    points the record at the copy. The client is called in-process here, against moto and the simulator."""
+    from workers.core.settings import get_settings
+    from workers.providers.base import NativeRequest
+    from workers.providers.batch_api import bedrock
+
+    for k, v in {**moto.env, "FERRY_STAGING": f"s3://{BUCKET}/stage", "FERRY_BEDROCK_BATCH_ROLE_ARN": ROLE}.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    try:
+        staged = f"s3://{BUCKET}/stage/blobs/ab/hopper-sha"
+        s3.put_object(Bucket=BUCKET, Key="stage/blobs/ab/hopper-sha", Body=HOPPER.read_bytes())
+        image = {"image": {"format": "jpeg", "source": {"s3Location": {"uri": staged}}}}
+        path = tmp_path / "lines.jsonl"
+        path.write_text("".join(json.dumps(bedrock.line(f"ferry-{i}", NativeRequest("POST", "", {}, {
+            "messages": [{"role": "user", "content": [{"text": f"picture {i}"}, image]}]}))) + "\n" for i in range(N)))
+        tag = f"ferry-batch_{uuid.uuid4().hex[:12]}-0"
+        state = bedrock.submit(path, tag, "amazon.nova-lite-v1:0", base_url="", api_key="", timeout=30)
+        again = bedrock.submit(path, tag, "amazon.nova-lite-v1:0", base_url="", api_key="", timeout=30)
+        assert again.id == state.id  # found by name, not made twice
+        deadline = time.monotonic() + 60
+        while not (state := bedrock.retrieve(state.id, base_url="", api_key="", timeout=30)).ended:
+            assert time.monotonic() < deadline, f"job still {state.status}"
+            time.sleep(0.2)
+        assert state.status == "completed", state.reason
+        results = list(bedrock.results(state, base_url="", api_key="", timeout=30))
+        assert sorted(r.custom_id for r in results) == sorted(f"ferry-{i}" for i in range(N))
+        assert {r.status_code for r in results} == {200}
+        folder = f"stage/ferry-batches/{bedrock.job_name(tag)}/input"
+        first = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{folder}/input.jsonl")["Body"].readline())
+        uri = first["modelInput"]["messages"][0]["content"][1]["image"]["source"]["s3Location"]["uri"]
+        assert uri == f"s3://{BUCKET}/{folder}/media/hopper-sha"
+        assert s3.get_object(Bucket=BUCKET, Key=f"{folder}/media/hopper-sha")["Body"].read() == HOPPER.read_bytes()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def test_simulator_fails_jobs_bedrock_would_fail(sims, sim, s3):
+    """The control plane's own rules, through boto3: a bad request is a ValidationException at once; too few
+    records, or S3 media outside the input folder, fail the job while it validates, with the reason."""
+    bedrock = control(sims)
+    record = {"modelInput": {"messages": [{"role": "user", "content": [{"text": "hi"}, {"image": {
+        "format": "jpeg", "source": {"s3Location": {"uri": f"s3://{BUCKET}/elsewhere/x.jpg"}}}}]}]}}
+    cases = {"few": [{"recordId": f"R{i}", "modelInput": {"messages": [{"role": "user", "content": [{"text": "x"}]}]}}
+                     for i in range(5)],
+             "outside": [{"recordId": f"R{i}", **record} for i in range(N)]}
+    arns = {}
+    for name, records in cases.items():
+        key = f"sim-check/{uuid.uuid4().hex[:8]}/in.jsonl"
+        s3.put_object(Bucket=BUCKET, Key=key, Body="".join(json.dumps(r) + "\n" for r in records).encode())
+        arns[name] = bedrock.create_model_invocation_job(
+            jobName=f"sim-check-{name}-{uuid.uuid4().hex[:6]}", roleArn=ROLE, modelId="amazon.nova-lite-v1:0",
+            modelInvocationType="Converse",
+            inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{BUCKET}/{key.rsplit('/', 1)[0]}/"}},
+            outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{BUCKET}/sim-check-out/"}})["jobArn"]
+    for name, arn in arns.items():
+        deadline = time.monotonic() + 30
+        while (job := bedrock.get_model_invocation_job(jobIdentifier=arn))["status"] not in ("Failed", "Completed"):
+            assert time.monotonic() < deadline, f"{name}: job still {job['status']}"
+            time.sleep(0.1)
+        assert job["status"] == "Failed", (name, job)
+        assert ("between 100 and" if name == "few" else "outside the input location") in job["message"]
+    with pytest.raises(bedrock.exceptions.ValidationException, match="timeoutDurationInHours"):
+        bedrock.create_model_invocation_job(
+            jobName="sim-check-timeout", roleArn=ROLE, modelId="amazon.nova-lite-v1:0", timeoutDurationInHours=200,
+            inputDataConfig={"s3InputDataConfig": {"s3Uri": f"s3://{BUCKET}/x/"}},
+            outputDataConfig={"s3OutputDataConfig": {"s3Uri": f"s3://{BUCKET}/y/"}})

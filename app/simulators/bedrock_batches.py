@@ -7,7 +7,8 @@ clientRequestToken / s3Uri patterns, timeoutDurationInHours 24-168, ModelInvocat
 statuses Submitted → Validating → Scheduled → InProgress → Completed, or Failed, Stopping → Stopped, Expired;
 ``message``; record counts; errors as ``{"message"}`` with ``x-amzn-ErrorType``) and
 https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html / batch-inference-results.html
-(the input JSONL files under ``s3Uri``, records ``{"recordId", "modelInput"}``; the output
+(the input JSONL files under ``s3Uri``, records ``{"recordId", "modelInput"}``, S3 media they name inside
+that folder; the output
 ``{output s3Uri}/{job id}/{file}.out`` with ``modelOutput`` or ``error {errorCode, errorMessage}`` per record,
 and ``manifest.json.out``). Validation, as the GetModelInvocationJob docs list it, happens while the job is
 Validating: a bad record, or fewer than :data:`MIN_RECORDS` / more than :data:`MAX_RECORDS`, ends it Failed with
@@ -25,6 +26,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -219,6 +221,18 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def _s3_refs(x: Any) -> Iterator[str]:
+    if isinstance(x, dict):
+        loc = x.get("s3Location")
+        if isinstance(loc, dict) and isinstance(loc.get("uri"), str):
+            yield loc["uri"]
+        for v in x.values():
+            yield from _s3_refs(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _s3_refs(v)
+
+
 def _read_input(client: Any, uri: str) -> list[tuple[str, list[dict[str, Any]]]]:
     """(file name, records) of each .jsonl under the input s3Uri (a file, or a folder and its subfolders)."""
     bucket, key = _split(uri)
@@ -245,6 +259,11 @@ def _read_input(client: Any, uri: str) -> list[tuple[str, list[dict[str, Any]]]]
             rid = item.setdefault("recordId", secrets.token_hex(6)[:11].upper())
             if not isinstance(rid, str) or not RECORD_ID.match(rid):
                 raise ValueError(f"Record {n} of {k.rsplit('/', 1)[-1]}: recordId {rid!r} must be alphanumeric.")
+            folder = uri if not uri.endswith(".jsonl") else uri.rsplit("/", 1)[0] + "/"
+            for ref in _s3_refs(item["modelInput"]):  # "all resources must be in the same S3 bucket and folder"
+                if not ref.startswith(folder.rstrip("/") + "/"):
+                    raise ValueError(f"Record {n} of {k.rsplit('/', 1)[-1]} names {ref}, outside the input "
+                                     f"location {folder}: S3 resources must be in the job's input folder.")
             records.append(item)
         out.append((k.rsplit("/", 1)[-1], records))
     return out
