@@ -250,7 +250,8 @@ def test_kill_9_between_creating_and_recording_makes_one_job(stack, sdk, sim, si
 
 @pytest.mark.parametrize("mode", ["native", "auto"])
 def test_without_a_service_role(stack, sdk, sim, sims, mode):
-    """No FERRY_BEDROCK_BATCH_ROLE_ARN: native mode answers each line saying so; auto runs them as jobs."""
+    """No FERRY_BEDROCK_BATCH_ROLE_ARN: native mode answers each line saying so; auto runs them as jobs at once
+    (not prepared for a provider batch first)."""
     stack.stop(stack.main)
     bare = stack.worker(concurrency=3, FERRY_BEDROCK_BATCH_ROLE_ARN="")
     try:
@@ -259,15 +260,16 @@ def test_without_a_service_role(stack, sdk, sim, sims, mode):
         stack.stop(bare)
         stack.main = stack.worker(concurrency=3)
     assert batch.status == "completed"
-    assert not jobs_of(sims, batch.id)
-    [pb] = batch.model_extra["ferry"]["provider_batches"]
-    assert "FERRY_BEDROCK_BATCH_ROLE_ARN" in pb["reason"]
+    assert not jobs_of(sims, batch.id) and batch.model_extra["ferry"]["provider_batches"] == []
     if mode == "native":
         errors = read_jsonl(sdk, batch.error_file_id)
-        assert len(errors) == N and {e["error"]["code"] for e in errors} == {"batch_unavailable"}
-        assert "set FERRY_BEDROCK_BATCH_ROLE_ARN" in errors[0]["error"]["message"]
+        assert len(errors) == N and {e["error"]["code"] for e in errors} == {"no_batch_api"}
+        assert "needs a service role: set FERRY_BEDROCK_BATCH_ROLE_ARN" in errors[0]["error"]["message"]
+        assert not [e for e in sim_log(sim) if e["path"].endswith("/converse")]
     else:
-        assert batch.request_counts.completed == N and pb["status"] == "ran_as_jobs"
+        assert batch.request_counts.completed == N
+        out = read_jsonl(sdk, batch.output_file_id)
+        assert all(o["response"]["body"]["object"] == "chat.completion" for o in out)
         assert len([e for e in sim_log(sim) if e["path"].endswith("/converse")]) == N
 
 
