@@ -110,7 +110,8 @@ def _call(op: str, timeout: float, **kwargs: Any) -> dict[str, Any]:
 
 def job_name(tag: str) -> str:
     """The tag in jobName's alphabet (``ferry-batch_<hex>-<k>``: the underscore is not allowed)."""
-    return re.sub(r"[^a-zA-Z0-9+.-]", "-", tag)[:63]
+    name = re.sub(r"[^a-zA-Z0-9+.-]", "-", tag)
+    return name if len(name) <= 63 else f"{name[:50]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
 
 
 def _token(tag: str) -> str:
