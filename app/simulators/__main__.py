@@ -3,7 +3,7 @@
 Prints the environment a Ferry process needs (one ``NAME=value`` per line, ready for
 ``export`` or an env file), using DESIGN.md's base-URL conventions: OpenAI and xAI include
 ``/v1``; Anthropic, Gemini, Mistral and Cohere do not; Bedrock via boto3's
-``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``; Azure as ``AZURE_OPENAI_ENDPOINT``; Vertex as ``VERTEX_BASE_URL`` with
+``AWS_ENDPOINT_URL_BEDROCK_RUNTIME`` (and ``AWS_ENDPOINT_URL_BEDROCK`` for batch jobs); Azure as ``AZURE_OPENAI_ENDPOINT``; Vertex as ``VERTEX_BASE_URL`` with
 ``GOOGLE_CLOUD_PROJECT`` and a static ``VERTEX_ACCESS_TOKEN``; the generic OpenAI-compatible server as
 ``FERRY_ENDPOINTS=compat=…/v1``.
 """

@@ -12,6 +12,8 @@ https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.htm
 Auth: SigV4 ``Authorization`` header checked for presence and format only (or a Bedrock API key
 as ``Bearer``).
 
+Batch inference (issue 13): the control plane's model-invocation-job routes, :mod:`bedrock_batches`.
+
 Model ids (issue 12): the region is the SigV4 credential scope's. Models AWS serves only through
 inference profiles (:data:`PROFILE_ONLY`) answer the real ValidationException when called by their bare
 id ("Invocation of model ID … with on-demand throughput isn’t supported. Retry your request with the ID
@@ -33,7 +35,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from .common import Part, completion_tokens, describe, load_json_body, prompt_tokens
-from . import bedrock_tools, served
+from . import bedrock_batches, bedrock_tools, served
 from .controls import SimReject, install_controls, record_parts
 from .media import MediaError, b64decode_strict, inspect_lenient, inspect_media, office_format
 
@@ -114,7 +116,7 @@ def _check_model(model_id: str, region: str, models: Iterable[str] | None) -> No
 
 def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) -> Flask:
     app = Flask("bedrock_sim")
-    install_controls(app, "bedrock", render_error)
+    state = install_controls(app, "bedrock", render_error)
 
     def check_auth() -> None:
         header = request.headers.get("Authorization", "")
@@ -129,6 +131,9 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
             raise SimReject(403, "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
                             "parameters, and the request needs X-Amz-Date.", "IncompleteSignatureException")
 
+    # batch inference on the control plane (app/simulators/bedrock_batches.py), signed and checked the same way
+    bedrock_batches.register_batches(app, state, check_auth, lambda m, r, _: _check_model(m, r, models), _region)
+
     @app.post("/model/<path:model_id>/converse")
     def converse(model_id: str) -> Response:
         check_auth()
@@ -142,6 +147,7 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         if not isinstance(messages, list) or not messages:
             raise _bad("A conversation must start with a user message. Try again with a conversation that "
                        "starts with a user message.")
+        _check_config(body.get("inferenceConfig"))
         parts: list[Part] = []
         record_parts(parts, model_id)
         counts = {"image": 0, "document": 0}
@@ -158,6 +164,23 @@ def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) ->
         })
 
     return app
+
+
+#: InferenceConfiguration's ranges (bedrock-runtime service-2.json); botocore checks only the minimums itself.
+CONFIG_RANGES = {"maxTokens": (1, None), "temperature": (0, 1), "topP": (0, 1)}
+
+
+def _check_config(config: Any) -> None:
+    for name, (low, high) in CONFIG_RANGES.items():
+        value = (config or {}).get(name) if isinstance(config, dict) else None
+        if not isinstance(value, (int, float)):
+            continue
+        if value < low:
+            raise _bad(f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' failed to "
+                       f"satisfy constraint: Member must have value greater than or equal to {low}")
+        if high is not None and value > high:
+            raise _bad(f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' failed to "
+                       f"satisfy constraint: Member must have value less than or equal to {high}")
 
 
 def _read_message(i: int, msg: Any, parts: list[Part], counts: dict[str, int]) -> None:

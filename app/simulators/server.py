@@ -117,6 +117,7 @@ def env_for(servers: Mapping[str, SimServer], api_key: str = DEFAULT_API_KEY) ->
         if name == "bedrock":
             env.update({
                 "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": server.url,
+                "AWS_ENDPOINT_URL_BEDROCK": server.url,  # the control plane: batch inference jobs
                 "AWS_REGION": "us-east-1",
                 "AWS_ACCESS_KEY_ID": "sim-access-key",
                 "AWS_SECRET_ACCESS_KEY": "sim-secret-key",

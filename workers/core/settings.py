@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     max_batch_lines: int = Field(default=50_000, alias="FERRY_MAX_BATCH_LINES")
     #: How often the workers poll a provider batch (issue 13), backing off x1.5 while it does not change (at most x10).
     batch_poll_seconds: float = Field(default=60.0, gt=0, alias="FERRY_BATCH_POLL_SECONDS")
+    #: Bedrock batch inference (workers/providers/batch_api/bedrock.py): the service role its jobs run as
+    #: (required to create one), and where their JSONL goes (default: the s3:// staging target + /ferry-batches).
+    bedrock_batch_role_arn: str | None = Field(default=None, alias="FERRY_BEDROCK_BATCH_ROLE_ARN")
+    bedrock_batch_s3_uri: str | None = Field(default=None, alias="FERRY_BEDROCK_BATCH_S3_URI")
     webhook_timeout: float = Field(default=10.0, alias="FERRY_WEBHOOK_TIMEOUT")
     webhook_max_attempts: int = Field(default=50, alias="FERRY_WEBHOOK_MAX_ATTEMPTS")
     webhook_retry_base: float = Field(default=2.0, alias="FERRY_WEBHOOK_RETRY_BASE")
@@ -190,6 +194,14 @@ class Settings(BaseSettings):
         if self.staging:
             return [u.strip() for u in self.staging.split(",") if u.strip()]
         return [self.storage] if self.storage.startswith(("s3://", "gs://")) else []
+
+    def bedrock_batch_uri(self) -> str | None:
+        """Where Bedrock batch inference jobs read and write their JSONL: FERRY_BEDROCK_BATCH_S3_URI, else
+        ``ferry-batches`` under the first s3:// staging target (the bucket s3Location media is staged to)."""
+        if self.bedrock_batch_s3_uri:
+            return self.bedrock_batch_s3_uri.rstrip("/")
+        s3 = [u for u in self.staging_uris() if u.startswith("s3://")]
+        return s3[0].rstrip("/") + "/ferry-batches" if s3 else None
 
     def bedrock_region(self) -> str:
         """The region Bedrock is called in (AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1): it decides

@@ -18,6 +18,8 @@ class BatchLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     client: str | None = None
+    min_lines: int = 1
+    """The fewest lines one provider batch takes (Bedrock's per-job minimum record count)."""
     max_lines: int
     max_bytes: int
     window_seconds: int = 86_400

@@ -21,6 +21,7 @@ from workers.core.errors import FerryError, http_status
 from workers.state import batches as records
 from workers.state import files as ferry_files
 from workers.providers import batch_catalog, files_api
+from workers.providers.batch_api import client
 from workers.services import batch_native, jobs
 from workers.services.batches import FINAL
 
@@ -156,12 +157,15 @@ def line_mode(ctx: Context, rec: dict[str, Any], body: dict[str, Any]) -> tuple[
         provider = ctx.catalog.resolve(str(body.get("model")), region=ctx.settings.bedrock_region()).provider
     except FerryError:
         return False, None  # the job API answers the bad model name, per line
-    if batch_catalog.native_client(provider):
+    name = batch_catalog.native_client(provider)
+    unusable = getattr(client(name), "unavailable", None) if name else None
+    why = unusable(ctx.settings) if unusable else None  # e.g. Bedrock without its service role
+    if name and not why:
         return True, None
     if mode == "native":
         have = sorted(p for p in batch_catalog.get().batch if batch_catalog.native_client(p))
-        return False, (f"{provider} has no batch API Ferry can use (native mode: {', '.join(have)}); "
-                       "use ferry.mode 'auto' or 'jobs' to run this line as a job")
+        return False, (f"{why}" if why else f"{provider} has no batch API Ferry can use (native mode: "
+                       f"{', '.join(have)})") + "; use ferry.mode 'auto' or 'jobs' to run this line as a job"
     return False, None
 
 

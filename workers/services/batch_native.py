@@ -201,6 +201,9 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
         group.update(state="collected", status="not_created")
         groups_db.update(ctx.redis, batch_id, k, group)
         return
+    if group["state"] == "planned" and (unfit := _unfit(ctx, api, group)):
+        _not_native(ctx, batch_id, rec, k, group, *unfit)
+        return
     if group["state"] in ("planned", "creating"):
         retry = group["state"] == "creating"  # an attempt began before (and its worker died): look upstream first
         group["state"] = "creating"
@@ -233,6 +236,35 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
         _collect(ctx, batch_id, rec, group, state, api, conn)
         group["state"] = "collected"
         groups_db.update(ctx.redis, batch_id, k, group)
+
+
+def _unfit(ctx: Context, api: Any, group: dict[str, Any]) -> tuple[str, str] | None:
+    """(code, why) a group cannot be one provider batch: fewer lines than the provider's minimum
+    (batch_catalog.toml ``min_lines``), or the client's settings missing (its ``unavailable``)."""
+    lim, n = batch_catalog.limits(group["provider"]), len(group["lines"])
+    if lim is not None and n < lim.min_lines:
+        return "batch_too_small", (f"{group['provider']} batch jobs take at least {lim.min_lines} requests; this "
+                                   f"batch has {n} for {group['model']}")
+    why = getattr(api, "unavailable", lambda _settings: None)(ctx.settings)
+    return ("batch_unavailable", why) if why else None
+
+
+def _not_native(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[str, Any], code: str,
+                why: str) -> None:
+    """In mode auto (or with ``fallback: "jobs"``) the group's lines run as ordinary jobs; in mode native each
+    is answered with ``why``. Redelivered, nothing is done twice (lines are counted, and resubmitted, once)."""
+    ferry = rec.get("ferry") or {}
+    as_jobs = ferry.get("mode", "auto") == "auto" or ferry.get("fallback") == "jobs"
+    prepared = groups_db.prepared(ctx.redis, batch_id)
+    for index in group["lines"]:
+        info = prepared.get(index) or {}
+        if as_jobs:
+            _resubmit(ctx, batch_id, rec, index, info)
+        else:
+            count_line(ctx, batch_id, index, False, _error(batch_id, index, info.get("user_custom_id"), code,
+                                                       why + " (ferry.mode 'auto' runs such lines as jobs)"))
+    group.update(state="collected", status="ran_as_jobs" if as_jobs else "not_created", reason=why)
+    groups_db.update(ctx.redis, batch_id, k, group)
 
 
 def _write_input(ctx: Context, batch_id: str, group: dict[str, Any], path: Path) -> Path:

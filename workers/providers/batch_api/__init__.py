@@ -7,7 +7,9 @@
   idempotently: a batch already made for ``tag`` (a crash after creating, before recording) is found and
   returned instead of a second one; an uploaded input file of the same name and size is reused;
 - ``retrieve(id, ...) -> State``; ``cancel(id, ...)``;
-- ``results(state, ...) -> iterator of Result``: each request's outcome, by the ``custom_id`` sent.
+- ``results(state, ...) -> iterator of Result``: each request's outcome, by the ``custom_id`` sent;
+- optionally ``unavailable(settings) -> str | None``: why no provider batch can be made with these settings
+  (Bedrock without its service role): such lines run as jobs in mode auto and are refused in mode native.
 """
 from __future__ import annotations
 
