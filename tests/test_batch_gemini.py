@@ -189,6 +189,52 @@ def test_openai_and_gemini_lines_each_through_its_batch_api(sdk, gem, oai):
     assert batch.model_extra["ferry"]["cost"]["saved_usd"] > 0
 
 
+def test_the_batch_simulator_refuses_what_gemini_refuses(tmp_path):
+    """Strict simulator, without Ferry: bad JSONL, a missing display name, an unknown model and an unknown file
+    are Google-shaped errors; an uploaded file cannot be downloaded, only the batch's responses file can; inline
+    requests answer inlinedResponses."""
+    from app.simulators import gemini_sim
+    from app.simulators.server import SimServer
+    from workers.providers.files_api import gemini as gfiles
+
+    with SimServer(gemini_sim.create_app(api_key="sim-key")) as server:
+        base, key = server.url, GEMINI_KEY
+        httpx.post(f"{base}/_sim/batches", json={"delay": 0.1})
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text('{"key": "a", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}\n{not json\n')
+        name = gfiles.upload_file(bad, "jsonl", "bad.jsonl", base_url=base, api_key="sim-key", timeout=10)["name"]
+
+        def make(model: str, batch: dict[str, Any]) -> httpx.Response:
+            return httpx.post(f"{base}/v1beta/models/{model}:batchGenerateContent", headers=key, json={"batch": batch})
+
+        for resp, status, word, text in (
+                (make("gemini-2.5-flash", {"displayName": "t", "inputConfig": {"fileName": name}}), 400,
+                 "INVALID_ARGUMENT", "line 2"),
+                (make("gemini-2.5-flash", {"inputConfig": {"fileName": name}}), 400, "INVALID_ARGUMENT",
+                 "display_name is required"),
+                (make("gemini-9-nosuch", {"displayName": "t", "inputConfig": {"fileName": name}}), 404, "NOT_FOUND",
+                 "models/gemini-9-nosuch is not found"),
+                (make("gemini-2.5-flash", {"displayName": "t", "inputConfig": {"fileName": "files/nope"}}), 403,
+                 "PERMISSION_DENIED", "or it may not exist"),
+                (httpx.get(f"{base}/download/v1beta/{name}:download", headers=key, params={"alt": "media"}), 400,
+                 "INVALID_ARGUMENT", "only generated files")):
+            assert resp.status_code == status, resp.text
+            err = resp.json()["error"]
+            assert err["code"] == status and err["status"] == word and text in err["message"], err
+
+        inline = make("gemini-2.5-flash", {"displayName": "inline", "inputConfig": {"requests": {"requests": [
+            {"request": {"contents": [{"parts": [{"text": "one"}]}]}, "metadata": {"key": "m1"}}]}}})
+        assert inline.status_code == 200 and inline.json()["metadata"]["state"] in (
+            "BATCH_STATE_PENDING", "BATCH_STATE_RUNNING")
+        deadline = time.monotonic() + 30
+        while not (op := upstream(base, inline.json()["name"])).get("done"):
+            assert time.monotonic() < deadline, f"inline batch still {op['metadata']['state']}"
+            time.sleep(0.05)
+        [answer] = op["response"]["inlinedResponses"]["inlinedResponses"]
+        assert answer["metadata"] == {"key": "m1"} and "one" in json.dumps(answer["response"])
+        assert op["metadata"]["batchStats"]["successfulRequestCount"] == "1"
+
+
 # -- crash safety (in the style of tests/test_batch_crash.py) ------------------------------------------
 
 @pytest.fixture
@@ -204,7 +250,7 @@ def test_kill_9_between_creating_and_recording_makes_one_gemini_batch(stack, sim
     """The worker dies after batchGenerateContent answered and before Ferry recorded the batch: the retry finds
     the batch by its display name (the tag) instead of making a second, and reuses the uploaded input file."""
     url = sims["gemini"].url
-    a = stack.worker(**{"FERRY_TEST_STAGE_DELAY": "batch_created:60"})
+    a = stack.worker(FERRY_TEST_STAGE_DELAY="batch_created:60")
     sdk = openai.OpenAI(base_url=stack.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=30)
     n = 3
     jsonl = "".join(json.dumps({"custom_id": f"k{i}", "method": "POST", "url": "/v1/chat/completions",
