@@ -235,6 +235,31 @@ def test_the_batch_simulator_refuses_what_gemini_refuses(tmp_path):
         assert op["metadata"]["batchStats"]["successfulRequestCount"] == "1"
 
 
+def test_a_retry_after_the_upload_reuses_the_input_file_and_finds_the_batch(tmp_path):
+    """A worker killed after uploading the input file, before creating: the retry lists the Files API and reuses
+    the file of that display name and size; a retry after creating finds the batch by its display name."""
+    from app.simulators import gemini_sim
+    from app.simulators.server import SimServer
+    from workers.providers.batch_api import gemini as client
+    from workers.providers.files_api import gemini as gfiles
+
+    with SimServer(gemini_sim.create_app(api_key="sim-key")) as server:
+        conn = {"base_url": server.url, "api_key": "sim-key", "timeout": 10}
+        path = tmp_path / "input.jsonl"
+        path.write_text("".join(json.dumps({"key": f"ferry-{i}", "request": {"contents": [
+            {"role": "user", "parts": [{"text": f"n {i}"}]}]}}) + "\n" for i in range(2)))
+        tag = "ferry-batch_test-0"
+        first = gfiles.upload_file(path, client.MIME, f"{tag}.jsonl", **conn)  # the killed attempt's upload
+        server.state.clear_log()
+        made = client.submit(path, tag, "gemini-2.5-flash", **conn)
+        again = client.submit(path, tag, "gemini-2.5-flash", **conn)
+        log = server.state.log()
+        assert not [e for e in log if e["path"].startswith("/upload/")]  # reused, not uploaded again
+        assert len([e for e in log if e["path"].endswith(":batchGenerateContent")]) == 1  # found, not made twice
+        assert again.id == made.id
+        assert upstream(server.url, made.id)["metadata"]["inputConfig"] == {"fileName": first["name"]}
+
+
 # -- crash safety (in the style of tests/test_batch_crash.py) ------------------------------------------
 
 @pytest.fixture
