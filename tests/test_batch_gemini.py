@@ -130,6 +130,7 @@ def test_a_line_gemini_refuses_and_an_unknown_model_are_per_line_errors(sdk, gem
     assert pic["status_code"] == 400 and pic["body"]["error"]["provider"] == "gemini"
     assert "does not support the requested response modalities" in pic["body"]["error"]["message"]
     assert errors["nosuch"]["error"]["code"] == "provider_refused_batch"
+    assert "gemini Batch API answered 404" in errors["nosuch"]["error"]["message"]
     assert "gemini-2.5-flash-nosuch is not found" in errors["nosuch"]["error"]["message"]
 
 

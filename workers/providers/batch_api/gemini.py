@@ -35,6 +35,7 @@ VER = "v1beta"
 MIME = "jsonl"  # what the docs' upload examples send (UploadFileConfig(mime_type='jsonl'))
 ENDED = ("succeeded", "failed", "cancelled", "expired")
 PAGES = 10  # listing: the newest 10 pages; a crash-time batch or file is among them
+API = "Batch API"  # names these calls in errors ("gemini Batch API answered 404 to POST …")
 EXPIRED = "the batch expired: Gemini Batch Mode ends a batch still running or pending after 48 h, with no results"
 
 
@@ -51,7 +52,9 @@ def _pages(base: str, what: str, field: str, api_key: str, timeout: float) -> It
     token: str | None = None
     for _ in range(PAGES):
         params: dict[str, Any] = {"pageSize": 100, **({"pageToken": token} if token else {})}
-        page = request("gemini", "GET", f"{base}/{VER}/{what}", timeout, headers=_auth(api_key), params=params).json()
+        api = API if what == "batches" else "Files API"
+        page = request("gemini", "GET", f"{base}/{VER}/{what}", timeout, api=api, headers=_auth(api_key),
+                       params=params).json()
         yield from page.get(field) or []
         token = page.get("nextPageToken")
         if not token:
@@ -85,7 +88,7 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
         file_name = str(files.upload_file(lines_path, MIME, name, base_url=base, api_key=api_key,
                                           timeout=timeout)["name"])
     body = {"batch": {"displayName": tag, "inputConfig": {"fileName": file_name}}}
-    created = request("gemini", "POST", f"{base}/{VER}/models/{model}:batchGenerateContent", timeout,
+    created = request("gemini", "POST", f"{base}/{VER}/models/{model}:batchGenerateContent", timeout, api=API,
                       headers={**_auth(api_key), "Content-Type": "application/json"}, content=json.dumps(body))
     return _state(created.json())
 
@@ -112,13 +115,15 @@ def _state(op: dict[str, Any]) -> State:
 
 
 def retrieve(batch_id: str, *, base_url: str, api_key: str, timeout: float) -> State:
-    resp = request("gemini", "GET", f"{base_url.rstrip('/')}/{VER}/{batch_id}", timeout, headers=_auth(api_key))
+    resp = request("gemini", "GET", f"{base_url.rstrip('/')}/{VER}/{batch_id}", timeout, api=API,
+                   headers=_auth(api_key))
     return _state(resp.json())
 
 
 def cancel(batch_id: str, *, base_url: str, api_key: str, timeout: float) -> State:
     """``:cancel`` answers an empty message (the SDK returns None): the batch is read again for its state."""
-    request("gemini", "POST", f"{base_url.rstrip('/')}/{VER}/{batch_id}:cancel", timeout, headers=_auth(api_key))
+    request("gemini", "POST", f"{base_url.rstrip('/')}/{VER}/{batch_id}:cancel", timeout, api=API,
+            headers=_auth(api_key))
     return retrieve(batch_id, base_url=base_url, api_key=api_key, timeout=timeout)
 
 
