@@ -38,6 +38,8 @@ class GFile:
     created: float
     ready_at: float
     failed: str | None = None
+    source: str = "UPLOADED"
+    """UPLOADED, or GENERATED (a batch's responses file: the only kind ``:download`` serves)."""
 
     def state(self) -> str:
         if self.failed:
@@ -53,8 +55,10 @@ class GFile:
             "createTime": ts(self.created), "updateTime": ts(max(self.created, min(time.time(), self.ready_at))),
             "expirationTime": ts(self.created + FILE_TTL.total_seconds()),
             "sha256Hash": sha256_hex(self.data), "uri": f"{base_url}v1beta/{self.name}",
-            "state": self.state(), "source": "UPLOADED",
+            "state": self.state(), "source": self.source,
         }
+        if self.source == "GENERATED":
+            out["downloadUri"] = f"{base_url}download/v1beta/{self.name}:download?alt=media"
         if self.display_name:
             out["displayName"] = self.display_name
         if self.failed:
@@ -71,10 +75,17 @@ class _Upload:
     received: bytearray = field(default_factory=bytearray)
 
 
+@dataclass
+class FileRoutes:
+    lookup: Callable[[str], GFile]
+    """``lookup(name)`` for generateContent's ``file_data`` parts (403 like Gemini for an unknown file)."""
+    put: Callable[[GFile], None]
+    """Store a file the simulator made itself (a batch's responses file)."""
+
+
 def register_files(app: Flask, state: SimState, api_key: str, processing_seconds: float,
-                   video_processing_seconds: float) -> Callable[[str], GFile]:
-    """Add the Files API routes to the Gemini simulator ``app``; returns ``lookup(name)`` for
-    generateContent's ``file_data`` parts (403 like Gemini for an unknown file)."""
+                   video_processing_seconds: float) -> FileRoutes:
+    """Add the Files API routes to the Gemini simulator ``app``."""
     lock = threading.Lock()
     files: dict[str, GFile] = {}
     uploads: dict[str, _Upload] = {}
@@ -172,10 +183,32 @@ def register_files(app: Flask, state: SimState, api_key: str, processing_seconds
         resp.headers["X-Goog-Upload-Status"] = "final"
         return resp
 
+    def put(gfile: GFile) -> None:
+        with lock:
+            files[gfile.name] = gfile
+
     @app.get(f"/{VER}/files/<fid>")
     def get_file(ver: str, fid: str) -> Response:
         check_key(api_key)
+        if fid.endswith(":download"):  # python-genai files.download: files/{id}:download?alt=media
+            return _download(fid.removesuffix(":download"))
         return jsonify(lookup("files/" + fid).resource(request.host_url))
+
+    @app.get(f"/download/{VER}/files/<fid>")
+    def download_file(ver: str, fid: str) -> Response:
+        """The REST docs' form: ``download/v1beta/files/{id}:download?alt=media``."""
+        check_key(api_key)
+        if not fid.endswith(":download"):
+            raise SimReject(404, f"Method not found: files/{fid}", "NOT_FOUND")
+        return _download(fid.removesuffix(":download"))
+
+    def _download(fid: str) -> Response:
+        gfile = lookup("files/" + fid)
+        if request.args.get("alt") != "media":
+            return jsonify(gfile.resource(request.host_url))
+        if gfile.source != "GENERATED":  # files.py download: "uploaded files can't be downloaded"
+            raise bad(f"File files/{fid} was uploaded; only generated files can be downloaded.")
+        return Response(gfile.data, mimetype=gfile.mime)
 
     @app.delete(f"/{VER}/files/<fid>")
     def delete_file(ver: str, fid: str) -> Response:
@@ -192,7 +225,7 @@ def register_files(app: Flask, state: SimState, api_key: str, processing_seconds
             listed = [f.resource(request.host_url) for f in files.values()]
         return jsonify({"files": listed} if listed else {})
 
-    return lookup
+    return FileRoutes(lookup, put)
 
 
 def _processing_error(mime: str, data: bytes) -> str | None:

@@ -17,6 +17,7 @@ from flask import Flask, Response, jsonify
 from .common import Part, completion_tokens, describe, prompt_tokens, request_id
 from .controls import SimReject, install_controls, record_parts
 from . import gemini_tools, served
+from .gemini_batches import register_batches
 from .gemini_files import register_files
 from .gemini_wire import ALLOWED_CANONICAL, VER, bad, check_key, get_field, read_json, render_error
 from .generated import make_png
@@ -51,12 +52,16 @@ def create_app(api_key: str = "sim-key", inline_limit: int = MAX_INLINE_REQUEST_
     """``video_processing_seconds``: how long an uploaded video stays PROCESSING (others: ``processing_seconds``)."""
     app = Flask("gemini_sim")
     state = install_controls(app, "gemini", render_error)
-    lookup = register_files(app, state, api_key, processing_seconds, video_processing_seconds)
+    file_routes = register_files(app, state, api_key, processing_seconds, video_processing_seconds)
+    lookup = file_routes.lookup
+    batches = register_batches(app, state, api_key, file_routes, models)
 
     @app.post(f"/{VER}/models/<path:model_action>")
     def generate(ver: str, model_action: str) -> Response:
         check_key(api_key)
         model, _, action = model_action.partition(":")
+        if action == "batchGenerateContent":
+            return batches.create(model)
         if action != "generateContent":
             raise SimReject(404, f"Method {action or '(none)'} is not supported by the simulator.", "NOT_FOUND")
         raw, body = read_json(inline_limit)

@@ -35,18 +35,20 @@ def client_for(provider: str) -> ModuleType | None:
     return importlib.import_module(f"workers.providers.files_api.{provider}")
 
 
-def request(provider: str, method: str, url: str, timeout: float, **kw: Any) -> httpx.Response:
-    """One HTTP call to a Files API, with transport failures and error statuses translated."""
+def request(provider: str, method: str, url: str, timeout: float, *, api: str = "Files API",
+            **kw: Any) -> httpx.Response:
+    """One HTTP call to a Files API (or, ``api`` naming it in errors, another of the provider's APIs: a batch
+    client's), with transport failures and error statuses translated."""
     try:
         resp = shared_client().request(method, url, timeout=timeout, **kw)
     except httpx.HTTPError as exc:
-        raise UpstreamError(f"{provider} Files API unreachable ({url}): {exc or type(exc).__name__}",
+        raise UpstreamError(f"{provider} {api} unreachable ({url}): {exc or type(exc).__name__}",
                             stage="deliver", retryable=True) from exc
     if resp.status_code >= 400:
         try:
             body: Any = resp.json()
         except ValueError:
             body = resp.text
-        raise upstream_error(f"{provider} Files API", resp.status_code, body, stage="deliver",
+        raise upstream_error(f"{provider} {api}", resp.status_code, body, stage="deliver",
                              request=f"{method} {httpx.URL(url).path}")
     return resp

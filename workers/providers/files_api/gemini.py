@@ -22,6 +22,14 @@ ACTIVE_WAIT_SECONDS = 600.0
 
 
 def upload(path: Path, mime: str, filename: str, *, base_url: str, api_key: str, timeout: float) -> Uploaded:
+    info = upload_file(path, mime, filename, base_url=base_url, api_key=api_key, timeout=timeout)
+    return Uploaded(info.get("uri") or info["name"], _expiry(info.get("expirationTime")))
+
+
+def upload_file(path: Path, mime: str, filename: str, *, base_url: str, api_key: str,
+                timeout: float) -> dict[str, Any]:
+    """Upload and wait until ACTIVE; the whole File resource (``name`` "files/…", ``uri``, ``sizeBytes``), for
+    callers that need the resource name (a batch input file: workers/providers/batch_api/gemini.py)."""
     base = base_url.rstrip("/")
     size = path.stat().st_size
     key = {"x-goog-api-key": api_key}
@@ -44,8 +52,7 @@ def upload(path: Path, mime: str, filename: str, *, base_url: str, api_key: str,
             if last:
                 break
     info: dict[str, Any] = resp.json().get("file") or {}
-    info = _wait_active(base, key, info, timeout)
-    return Uploaded(info.get("uri") or info["name"], _expiry(info.get("expirationTime")))
+    return _wait_active(base, key, info, timeout)
 
 
 def _wait_active(base: str, key: dict[str, str], info: dict[str, Any], timeout: float) -> dict[str, Any]:
