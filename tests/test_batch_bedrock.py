@@ -141,6 +141,8 @@ def test_native_batch_of_100_with_media_and_a_bad_record(stack, sdk, sim, sims, 
     [pb] = batch.model_extra["ferry"]["provider_batches"]
     assert pb["provider"] == "bedrock" and pb["model"] == "amazon.nova-lite-v1:0" and pb["lines"] == N + 1
     assert pb["status"] == "completed" and ":model-invocation-job/" in pb["id"]
+    cost = batch.model_extra["ferry"]["cost"]  # priced from batch_catalog.toml's Nova Lite row, at half price
+    assert cost["usd"] > 0 and cost["sync_usd"] == pytest.approx(2 * cost["usd"]) and cost["saved_usd"] > 0
 
     out = {o["custom_id"]: o for o in read_jsonl(sdk, batch.output_file_id)}
     assert sorted(out) == sorted(f"img-{i}" for i in range(N))

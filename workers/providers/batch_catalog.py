@@ -60,8 +60,16 @@ def native_client(provider: str) -> str | None:
     return lim.client if lim else None
 
 
+#: Bedrock cross-region inference profile prefixes: a profile bills as the model it routes to.
+_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "us-gov.", "global.")
+
+
 def price(model_id: str) -> Price | None:
-    """The price of ``provider/model``; a dated snapshot (``gpt-4o-2024-08-06``) gets its listed stem's."""
+    """The price of ``provider/model``; a dated snapshot (``gpt-4o-2024-08-06``) gets its listed stem's, and a
+    Bedrock inference profile (``bedrock/us.anthropic…``) its model's."""
+    provider, _, model = model_id.partition("/")
+    if provider == "bedrock" and model.startswith(_PROFILE_PREFIXES):
+        model_id = f"{provider}/{model.split('.', 1)[1]}"
     prices = get().prices
     if model_id in prices:
         return prices[model_id]
