@@ -83,22 +83,34 @@ class Ran:
     resource: Resource | None = None
     all_ready: bool | None = None
     """After a resource's last step: whether it completed the join (None: not known, e.g. a redelivery)."""
+    next_begun: Begun | None = None
+    """The next step, begun in the round trip that ended this one (it runs in this task), with its lease."""
+    next_lease: leases.Lease | None = None
+
+
+def _begin(ctx: Context, job_id: str, step: str, stage: str, index: int | None, lease: leases.Lease,
+           retries: int) -> Begun:
+    return ctx.ledger.begin(job_id, step, stage, index, max_attempts=ctx.settings.max_deliveries + retries,
+                            lease_value=lease.value, lease_seconds=lease.ttl)
 
 
 def run_step(ctx: Context, job_id: str, index: int | None, stage: str, fn: StageFn, retries: int = 0,
-             here: str | None = None) -> Ran:
+             here: str | None = None, begun_before: Ran | None = None) -> Ran:
     """Run one step once. Raises :class:`Skip` (do nothing more) or :class:`RetryLater`; ``retries`` is
     how often the step was retried already (each retry is one more delivery the attempt counter allows).
 
     Its bookkeeping is two round trips (workers/state/ledger.py): one script begins it (count the
     delivery, check it is not done, lease, stage), one ends it (record, write its resource, expect next).
     ``here`` is the queue the running task came from: a next step it will run itself is expected within
-    the lease TTL, not the queue deadline, so a kill between the two is noticed as soon as a lease's."""
+    the lease TTL, not the queue deadline, so a kill between the two is noticed as soon as a lease's.
+    ``begun_before``: the step before ran in this task and began this one in its end's round trip."""
     step = step_name(stage, index)
-    lease = leases.Lease(ctx.redis, job_id, step, ctx.settings.lease_seconds)
-    leases.Reservation.begun(job_id, step)  # from here its lease (or the step's end) covers it
-    begun = ctx.ledger.begin(job_id, step, stage, index, max_attempts=ctx.settings.max_deliveries + retries,
-                             lease_value=lease.value, lease_seconds=lease.ttl)
+    if begun_before is not None and begun_before.next_begun is not None and begun_before.next_lease is not None:
+        begun, lease = begun_before.next_begun, begun_before.next_lease
+    else:
+        lease = leases.Lease(ctx.redis, job_id, step, ctx.settings.lease_seconds)
+        leases.Reservation.begun(job_id, step)  # from here its lease (or the step's end) covers it
+        begun = _begin(ctx, job_id, step, stage, index, lease, retries)
     if begun.outcome == "exhausted":
         ctx.store.fail(job_id, {"type": "internal_error", "stage": stage,
                                 "message": f"the worker died {begun.attempts - 1} times running {stage}; giving up"})
@@ -161,11 +173,17 @@ def _run_leased(ctx: Context, job_id: str, index: int | None, stage: str, step: 
     pipe = ctx.redis.pipeline(transaction=False)
     ctx.ledger.end(pipe, job_id, step, index, out, lease.value, {s: deadline for s in _next_steps(stage, index)},
                    join_within=_complete_within(ctx, here) if joins else None)
+    next_lease = None
+    if stays and nxt is not None:  # the next step runs in this task: begin it in this same round trip
+        next_lease = leases.Lease(ctx.redis, job_id, step_name(nxt, index), ctx.settings.lease_seconds)
+        ctx.ledger.begin_on(pipe, job_id, next_lease.step, nxt, index, max_attempts=ctx.settings.max_deliveries,
+                            lease_value=next_lease.value, lease_seconds=next_lease.ttl)
     observe_stage(pipe, stage, time.monotonic() - started)
     if out is not None and stage in ("fetch", "inspect", "transform"):
         retention.track(ctx, job_id, _new_blobs(stage, out), pipe=pipe)  # kept while a live job uses it
-    ended = pipe.execute()[0]
-    return Ran(True, out if out is not None else res, all_ready=(int(ended) == 2) if joins else None)
+    replies = pipe.execute()
+    return Ran(True, out if out is not None else res, all_ready=(int(replies[0]) == 2) if joins else None,
+               next_begun=ctx.ledger.begun(replies[1]) if next_lease is not None else None, next_lease=next_lease)
 
 
 def _new_blobs(stage: str, res: Resource) -> list[str | None]:

@@ -130,12 +130,31 @@ class Ledger:
               lease_value: str, lease_seconds: float) -> Begun:
         """Count this delivery and, unless the step is done, held, over its attempts or its job ended,
         take its lease and move the job to ``stage``; the step's resource and the record come back."""
+        got = self._begin(keys=self._begin_keys(job_id, step),
+                          args=self._begin_args(job_id, step, stage, index, max_attempts, lease_value, lease_seconds))
+        return self.begun(got)
+
+    def begin_on(self, pipe: redis.client.Pipeline, job_id: str, step: str, stage: str, index: int | None, *,
+                 max_attempts: int, lease_value: str, lease_seconds: float) -> None:
+        """Queue :meth:`begin` on ``pipe`` (after the end of the step before it, in the same round trip); read
+        its reply with :meth:`begun`. EVAL for the reason given in :meth:`end`."""
+        pipe.eval(_BEGIN, 6, *self._begin_keys(job_id, step),
+                  *self._begin_args(job_id, step, stage, index, max_attempts, lease_value, lease_seconds))
+
+    @staticmethod
+    def _begin_keys(job_id: str, step: str) -> list[str]:
+        return [keys.job_attempts(job_id, step), keys.job_steps(job_id), keys.lease(job_id, step), RUNNING,
+                keys.job(job_id), REQUEUES]
+
+    def _begin_args(self, job_id: str, step: str, stage: str, index: int | None, max_attempts: int,
+                    lease_value: str, lease_seconds: float) -> list[Any]:
         now = time.time()
-        got = self._begin(
-            keys=[keys.job_attempts(job_id, step), keys.job_steps(job_id), keys.lease(job_id, step), RUNNING,
-                  keys.job(job_id), REQUEUES],
-            args=[step, max_attempts, self.ttl, lease_value, int(lease_seconds * 1000), now + lease_seconds,
-                  keys.running_member(job_id, step), stage, int(now), f"res:{index}" if index is not None else ""])
+        return [step, max_attempts, self.ttl, lease_value, int(lease_seconds * 1000), now + lease_seconds,
+                keys.running_member(job_id, step), stage, int(now), f"res:{index}" if index is not None else ""]
+
+    @staticmethod
+    def begun(got: Any) -> Begun:
+        """The begin script's reply as a :class:`Begun`."""
         outcome = _text(got[0]) or ""
         if outcome == "exhausted":
             return Begun(outcome, attempts=int(got[1]))

@@ -23,7 +23,7 @@ from workers.core.records import JobRecord, Resource
 from workers.pipeline import complete as completion
 from workers.pipeline import stages
 from workers.pipeline.routing import RESOURCE_STAGES, STAGE_QUEUE, next_stage, runs_here
-from workers.pipeline.steps import MAX_RETRIES, RetryLater, Skip, resource_delivered, run_step
+from workers.pipeline.steps import MAX_RETRIES, Ran, RetryLater, Skip, resource_delivered, run_step
 from workers.services.notify import job_ended
 from workers.state.leases import hold, tracked
 from workers.tasks.celery import app
@@ -40,9 +40,10 @@ def _complete_fn(job_id: str, ctx: Context, res: Resource | None, record: JobRec
 
 def carry_on(ctx: Context, job_id: str, index: int, stage: str, here: str | None, retries: int) -> None:
     """Run resource step ``stage``, then each next step that may run here; queue the first that may not."""
+    ran: Ran | None = None
     while True:
         try:
-            ran = run_step(ctx, job_id, index, stage, getattr(stages, stage), retries, here)
+            ran = run_step(ctx, job_id, index, stage, getattr(stages, stage), retries, here, begun_before=ran)
         except RetryLater as later:  # the same step again after its countdown, one retry more
             queue.send(f"ferry.{stage}", job_id, index, countdown=later.delay, retries=retries + 1)
             return
@@ -57,6 +58,8 @@ def carry_on(ctx: Context, job_id: str, index: int, stage: str, here: str | None
             return
         res = ran.resource if ran.resource is not None else ctx.store.resource(job_id, index)
         if not runs_here(nxt, res, here, ctx.settings):
+            if ran.next_lease is not None:  # (the step runner begins a next step only where it runs here)
+                ran.next_lease.release()
             queue.send(f"ferry.{nxt}", job_id, index)
             return
         stage, retries = nxt, 0
