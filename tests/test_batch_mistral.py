@@ -44,6 +44,7 @@ def mis(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     httpx.delete(f"{url}/_sim/log")
     yield url
     httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
+    httpx.delete(f"{url}/_sim/faults")  # a refusal a failed test left unused
 
 
 @pytest.fixture
@@ -126,6 +127,23 @@ def test_a_line_mistral_refuses_is_in_the_error_file_and_the_rest_goes_on(sdk, m
     assert "Invalid model: mistral-nosuch-9" in err["response"]["body"]["error"]["message"]
     job = upstream(mis, f"/batch/jobs/{next(p['id'] for p in pbs if p['model'] == 'mistral-nosuch-9')}")
     assert (job["succeeded_requests"], job["failed_requests"]) == (0, 1) and job["error_file"]
+
+
+def test_mistral_refusing_the_job_answers_its_lines_with_the_reason(sdk, mis):
+    """Mistral answers the job creation with a 4xx: each of its lines gets the reason; nothing runs as a job."""
+    fault = {"status": 400, "path_contains": "/v1/batch/jobs", "body_contains": "input_files", "count": 1,
+             "message": "Batch jobs are not enabled for this workspace"}
+    assert httpx.post(f"{mis}/_sim/faults", json=fault).status_code == 201
+    jsonl = "".join(line(f"r{i}", SMALL, f"n {i}", max_tokens=5) + "\n" for i in range(2))
+    batch = wait(sdk, create(sdk, jsonl, {"mode": "native"}).id)
+    assert batch.status == "completed" and batch.request_counts.failed == 2
+    [pb] = batch.model_extra["ferry"]["provider_batches"]
+    assert pb["status"] == "refused" and "not enabled for this workspace" in pb["reason"]
+    errors = read_jsonl(sdk, batch.error_file_id)
+    assert sorted(e["custom_id"] for e in errors) == ["r0", "r1"]
+    assert {e["error"]["code"] for e in errors} == {"provider_refused_batch"}
+    assert all("not enabled for this workspace" in e["error"]["message"] for e in errors)
+    assert not [e for e in sim_log(mis) if e["path"] == "/v1/chat/completions"]
 
 
 def test_cancel_while_running_cancels_the_mistral_job(sdk, mis):

@@ -27,17 +27,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from workers.providers import batch_catalog
 from workers.providers.base import NativeRequest
 from workers.providers.batch_api import Result, State
 from workers.providers.files_api import request
 
 ENDPOINT = "/v1/chat/completions"
-TIMEOUT_HOURS = 24
 #: Mistral's status → the driver's word (batchjobstatus.py); anything unknown is still running.
 STATUS = {"QUEUED": "queued", "RUNNING": "in_progress", "SUCCESS": "completed", "FAILED": "failed",
           "TIMEOUT_EXCEEDED": "expired", "CANCELLATION_REQUESTED": "cancelling", "CANCELLED": "cancelled"}
 ENDED = ("SUCCESS", "FAILED", "TIMEOUT_EXCEEDED", "CANCELLED")
 PAGES = 10  # the newest 1,000 jobs / files: a crash-time duplicate is among them
+
+
+def _timeout_hours() -> int:
+    """The job's ``timeout_hours``: the catalog's window for Mistral (``[batch.mistral] window_seconds``)."""
+    lim = batch_catalog.limits("mistral")
+    return max(1, (lim.window_seconds if lim else 86_400) // 3600)
 
 
 def _auth(api_key: str) -> dict[str, str]:
@@ -91,7 +97,7 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
                          data={"purpose": "batch"}, files={"file": (name, fh, "application/jsonl")})
         file_id = str(up.json()["id"])
     body = {"input_files": [file_id], "model": model, "endpoint": ENDPOINT, "metadata": {"ferry_tag": tag},
-            "timeout_hours": TIMEOUT_HOURS}
+            "timeout_hours": _timeout_hours()}
     created = request("mistral", "POST", f"{base}/v1/batch/jobs", timeout,
                       headers={**_auth(api_key), "Content-Type": "application/json"}, content=json.dumps(body))
     return _state(created.json())
@@ -103,8 +109,7 @@ def _reason(job: dict[str, Any]) -> str | None:
                      for e in errors if isinstance(e, dict)) or None
     status = job.get("status")
     if status == "TIMEOUT_EXCEEDED":
-        return f"TIMEOUT_EXCEEDED: the job did not finish within its {TIMEOUT_HOURS} h timeout" + \
-            (f" ({said})" if said else "")
+        return f"TIMEOUT_EXCEEDED: {said or f'the job did not finish within its {_timeout_hours()} h timeout'}"
     if status == "FAILED":
         return f"FAILED: {said or 'the job failed without saying why'}"
     return said
