@@ -56,6 +56,19 @@ def oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
 
 
+def fresh_image_content(text: str) -> list[dict[str, Any]]:
+    """A text and a JPEG no other test sends (Ferry remembers a Files-API upload of the same bytes across tests)."""
+    import io
+    import secrets
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (96, 64), tuple(secrets.token_bytes(3))).save(buf, "JPEG")
+    uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+    return [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": uri}}]
+
+
 def upstream(url: str, path: str, **params: Any) -> Any:
     resp = httpx.get(f"{url}/v1{path}", headers=SIM_AUTH, params=params)
     assert resp.status_code == 200, resp.text
@@ -187,11 +200,14 @@ def test_timeout_exceeded_is_reported_with_its_reason_or_falls_back_to_jobs(sdk,
 
 
 def test_mixed_openai_and_mistral_each_through_its_batch_api(sdk, mis, oai):
+    """OpenAI and Mistral lines sharing an image: one OpenAI batch (the image uploaded once to OpenAI's Files API)
+    and one Mistral job (the image inline in each line), no synchronous call to either; results in one file."""
     n = 3
-    jsonl = "".join(line(f"o{i}", "openai/gpt-4o-mini", image_content(f"o {i}"), max_tokens=10) + "\n"
-                    for i in range(n))
-    jsonl += "".join(line(f"m{i}", "mistral/pixtral-large-latest", image_content(f"m {i}"), max_tokens=10) + "\n"
-                     for i in range(n))
+    image = fresh_image_content("shared")[1]
+    jsonl = "".join(line(f"o{i}", "openai/gpt-4o-mini", [{"type": "text", "text": f"o {i}"}, image], max_tokens=10)
+                    + "\n" for i in range(n))
+    jsonl += "".join(line(f"m{i}", "mistral/pixtral-large-latest", [{"type": "text", "text": f"m {i}"}, image],
+                          max_tokens=10) + "\n" for i in range(n))
     batch = wait(sdk, create(sdk, jsonl, {"mode": "native"}).id)
     assert batch.status == "completed" and batch.request_counts.completed == 2 * n, batch
     pbs = {p["provider"]: p for p in batch.model_extra["ferry"]["provider_batches"]}
@@ -207,6 +223,8 @@ def test_mixed_openai_and_mistral_each_through_its_batch_api(sdk, mis, oai):
         assert body["cost"]["priced"] and body["cost"]["usd"] == pytest.approx(body["cost"]["sync_usd"] / 2)
     assert not [e for e in sim_log(mis) if e["path"] == "/v1/chat/completions"]
     assert not [e for e in sim_log(oai) if e["path"].endswith("/chat/completions")]
+    assert len([e for e in sim_log(oai) if e["method"] == "POST" and e["path"] == "/v1/files"]) == 2  # image, input
+    assert len([e for e in sim_log(mis) if e["method"] == "POST" and e["path"] == "/v1/files"]) == 1  # input only
     assert len([e for e in sim_log(mis) if e["method"] == "POST" and e["path"] == "/v1/batch/jobs"]) == 1
 
 
