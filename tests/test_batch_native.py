@@ -86,12 +86,12 @@ def read_jsonl(sdk: openai.OpenAI, file_id: str | None) -> list[dict[str, Any]]:
 
 def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):
     """auto: OpenAI lines go through one OpenAI batch (the shared image uploaded once, no chat calls), the
-    Mistral line (no batch API driven) runs as a job, an unknown provider is answered in the error file; costs
+    Cohere line (no chat batch API) runs as a job, an unknown provider is answered in the error file; costs
     and savings."""
     n = 6
     jsonl = "".join(line(f"img-{i}", "openai/gpt-4o-mini", image_content(f"picture {i}"), max_tokens=20) + "\n"
                     for i in range(n))
-    jsonl += line("claude", "mistral/pixtral-12b-latest", max_tokens=20) + "\n"
+    jsonl += line("claude", "cohere/command-a-vision-07-2025", max_tokens=20) + "\n"
     jsonl += line("bad", "nosuch/model") + "\n"
     created = create(sdk, jsonl)
     assert created.model_extra["ferry"]["mode"] == "auto"
@@ -115,7 +115,7 @@ def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):
         job = sdk.get(f"/jobs/{out[f'img-{i}']['response']['request_id']}", cast_to=object)
         assert job["result"] == body and job["status"] == "succeeded"
     assert out["claude"]["response"]["body"]["object"] == "chat.completion"
-    assert out["claude"]["response"]["body"]["model"].startswith("mistral/")
+    assert out["claude"]["response"]["body"]["model"].startswith("cohere/")
     [bad] = read_jsonl(sdk, batch.error_file_id)
     assert bad["custom_id"] == "bad" and bad["response"]["status_code"] == 422
 
@@ -130,13 +130,14 @@ def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):
 
 
 def test_native_mode_refuses_a_provider_without_batch_api_per_line(sdk, oai):
-    jsonl = line("ok", "openai/gpt-4o", max_tokens=5) + "\n" + line("mistral", "mistral/mistral-small-latest") + "\n"
+    """Cohere has no chat batch API: in native mode its line is refused with the reason, the rest goes on."""
+    jsonl = line("ok", "openai/gpt-4o", max_tokens=5) + "\n" + line("cohere", "cohere/command-a-03-2025") + "\n"
     batch = wait(sdk, create(sdk, jsonl, {"mode": "native"}).id)
     assert batch.status == "completed"
     assert [o["custom_id"] for o in read_jsonl(sdk, batch.output_file_id)] == ["ok"]
     [err] = read_jsonl(sdk, batch.error_file_id)
-    assert err["custom_id"] == "mistral" and err["error"]["code"] == "no_batch_api"
-    assert "mistral has no batch API" in err["error"]["message"]
+    assert err["custom_id"] == "cohere" and err["error"]["code"] == "no_batch_api"
+    assert "cohere has no batch API" in err["error"]["message"] and "mistral" in err["error"]["message"]
 
 
 def test_jobs_mode_is_todays_behaviour(sdk, oai):

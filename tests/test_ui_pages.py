@@ -37,7 +37,7 @@ def test_cost_is_read_from_where_ferry_records_it_and_shown_in_dollars():
 def test_jobs_list_says_why_it_shows_tokens_and_watches_for_new_jobs(ui_app):
     c = signed_in(ui_app, KEY_A)
     priced = finish(c, c.post("/v1/jobs", json=job_body("openai/gpt-4o"), headers=BEARER_A).json["id"])
-    job = finish(c, c.post("/v1/jobs", json=job_body("mistral/pixtral-large-latest"), headers=BEARER_A).json["id"])
+    job = finish(c, c.post("/v1/jobs", json=job_body("mistral/pixtral-12b-2409"), headers=BEARER_A).json["id"])
     html = c.get("/ui/jobs").get_data(as_text=True)
 
     def row_of(job_id: str) -> str:

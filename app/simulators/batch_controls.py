@@ -1,4 +1,4 @@
-"""What the OpenAI and Anthropic batch simulators share: the store of batches with the test knobs
+"""What the OpenAI, Anthropic and Mistral batch simulators share: the store of batches with the test knobs
 (how long a batch takes, whether it expires), reset with the simulator, and ``POST /_sim/batches``."""
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Mistral simulator: ``POST /v1/chat/completions`` with text and image_url parts.
+"""Mistral simulator: ``POST /v1/chat/completions`` with text and image_url parts; the Files API and batch
+jobs come from ``mistral_files`` and ``mistral_batches``.
 
 Shapes: github.com/mistralai/client-python ``docs/models/imageurlchunk.md`` and
 ``imageurlunion.md`` (``image_url`` is a string or ``{"url"}``). Rules:
@@ -11,16 +12,19 @@ Errors: ``{"object": "error", "message", "type", "param", "code"}``; 401 from th
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 import time
+from collections.abc import Iterable
 
 from flask import Flask, Response, jsonify, request
 
+from . import served
 from .chatlike import bearer_token, chat_completion, read_body, read_parts
 from .common import Part, load_json_body
 from .controls import SimReject, install_controls, record_parts
-from . import served
+from .files import FileStore
 from .media import Media
+from .mistral_batches import register_batches
+from .mistral_files import register_files
 from .openai_tools import MISTRAL, check
 
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif")
@@ -59,7 +63,16 @@ def _image_rule(where: str, declared: str | None, media: Media) -> None:
 
 def create_app(api_key: str = "sim-key", models: Iterable[str] | None = None) -> Flask:
     app = Flask("mistral_sim")
-    install_controls(app, "mistral", render_error)
+    state = install_controls(app, "mistral", render_error)
+    files = FileStore("")
+    state.reset_hooks.append(files.clear)
+
+    def check_auth() -> None:
+        if bearer_token() != api_key:
+            raise SimReject(401, "Unauthorized")
+
+    register_files(app, files, check_auth)  # Files API (mistral_files.py) and batch jobs (mistral_batches.py)
+    register_batches(app, state, files, api_key, check_auth)
 
     @app.post("/v1/chat/completions")
     def chat() -> Response:
@@ -111,7 +124,7 @@ def ocr_answer(body: dict) -> dict:  # type: ignore[type-arg]
     if doc.get("type") != "document_url" or not isinstance(doc.get("document_url"), str):
         raise _bad("document: expected {type: document_url, document_url} (or image_url for images)")
     try:
-        mime, data = parse_data_uri(doc["document_url"])
+        _mime, data = parse_data_uri(doc["document_url"])
     except MediaError as exc:
         raise _bad(f"document.document_url: {exc}")
     if len(data) > OCR_MAX_BYTES:
