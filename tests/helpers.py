@@ -30,3 +30,17 @@ def pdf_part(path: Path = CORPUS / "pdf" / "pdflatex-4-pages.pdf") -> dict[str, 
 def job_body(model: str, *parts: dict[str, Any], text: str = "What is in these?", **extra: Any) -> dict[str, Any]:
     return {"request": {"model": model, "messages": [{"role": "user", "content": [{"type": "text", "text": text}, *parts]}]},
             **extra}
+
+
+def fresh_image_uri(fmt: str = "PNG", size: tuple[int, int] = (96, 64)) -> str:
+    """An image no other test sent, as a data URI. Ferry remembers work per content (Files-API uploads, inspect
+    facts), so a test that counts uploads or inspects must not reuse bytes another test may have sent first."""
+    import io
+    import secrets
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.frombytes("RGB", size, secrets.token_bytes(size[0] * size[1] * 3)).save(buf, fmt)
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg"}[fmt]
+    return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode()

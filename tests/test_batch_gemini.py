@@ -13,7 +13,8 @@ import openai
 import pytest
 
 from tests.stack import Stack
-from tests.test_batch_native import line, read_jsonl, sim_log, wait
+from tests.helpers import fresh_image_uri
+from tests.test_batch_native import image_content, line, read_jsonl, sim_log, wait
 
 GEMINI_KEY = {"x-goog-api-key": "sim-key"}
 MODEL = "gemini/gemini-2.5-flash"
@@ -46,24 +47,6 @@ def oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
 
 
-def fresh_image() -> str:
-    """A PNG no other test sent, as a data URI: Ferry reuses a Files-API upload of the same bytes (its file cache),
-    so a shared corpus image may already be upstream and the "uploaded once" counts would see none."""
-    import base64
-    import io
-    import secrets
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (96, 64), tuple(secrets.token_bytes(3))).save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def image_content(text: str, uri: str) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": uri}}]
-
-
 def create(sdk: openai.OpenAI, jsonl: str, ferry: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
     f = sdk.files.create(file=("in.jsonl", jsonl.encode()), purpose="batch")
     return sdk.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
@@ -92,7 +75,7 @@ def test_gemini_batch_with_an_image_shared_by_every_line(sdk, gem):
     """One Gemini batch; the image is uploaded once through the Gemini Files API and every line of the input file
     references it by file URI; no synchronous generateContent; answers as chat.completions at half price."""
     n = 4
-    image = fresh_image()
+    image = fresh_image_uri()
     jsonl = "".join(line(f"g{i}", MODEL, image_content(f"picture {i}", image), max_tokens=20) + "\n"
                     for i in range(n))
     created = create(sdk, jsonl, {"mode": "native"})
@@ -188,7 +171,7 @@ def test_openai_and_gemini_lines_each_through_its_batch_api(sdk, gem, oai):
     """Mixed input: one OpenAI Batch and one Gemini batch, the shared image uploaded once to each provider, no
     synchronous call to either; every answer back in one output file."""
     n = 3
-    image = fresh_image()
+    image = fresh_image_uri()
     jsonl = "".join(line(f"o{i}", "openai/gpt-4o-mini", image_content(f"o {i}", image), max_tokens=10) + "\n"
                     for i in range(n))
     jsonl += "".join(line(f"g{i}", MODEL, image_content(f"g {i}", image), max_tokens=10) + "\n" for i in range(n))

@@ -16,6 +16,7 @@ import openai
 import pytest
 
 from app.simulators.server import SimServer
+from tests.helpers import fresh_image_uri
 from tests.test_batch_native import (
     create,
     image_content,
@@ -56,19 +57,6 @@ def oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
 
 
-def fresh_image_content(text: str) -> list[dict[str, Any]]:
-    """A text and a JPEG no other test sends (Ferry remembers a Files-API upload of the same bytes across tests)."""
-    import io
-    import secrets
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (96, 64), tuple(secrets.token_bytes(3))).save(buf, "JPEG")
-    uri = "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-    return [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": uri}}]
-
-
 def upstream(url: str, path: str, **params: Any) -> Any:
     resp = httpx.get(f"{url}/v1{path}", headers=SIM_AUTH, params=params)
     assert resp.status_code == 200, resp.text
@@ -88,8 +76,8 @@ def test_mistral_native_batch_with_images_carries_what_the_sync_call_would(sdk, 
     """auto: Mistral lines with an image go through one Mistral batch job (no chat call upstream). Ferry sends
     Mistral images inline (it has no Mistral Files API; no presigned URLs here), so each input line carries a
     data URI, and each answer describes exactly what the synchronous call of the same request receives."""
-    n = 4
-    jsonl = "".join(line(f"m{i}", SMALL, image_content(f"picture {i}"), max_tokens=20) + "\n" for i in range(n))
+    n, uri = 4, fresh_image_uri("JPEG")
+    jsonl = "".join(line(f"m{i}", SMALL, image_content(f"picture {i}", uri), max_tokens=20) + "\n" for i in range(n))
     batch = wait(sdk, create(sdk, jsonl).id)
     assert batch.status == "completed", batch
     assert (batch.request_counts.total, batch.request_counts.completed) == (n, n)
@@ -114,7 +102,7 @@ def test_mistral_native_batch_with_images_carries_what_the_sync_call_would(sdk, 
         base64.b64decode(url.partition(",")[2], validate=True)
 
     sync = sdk.chat.completions.create(model=SMALL, max_tokens=20,
-                                       messages=[{"role": "user", "content": image_content("picture 0")}])
+                                       messages=[{"role": "user", "content": image_content("picture 0", uri)}])
     body = out["m0"]["response"]["body"]
     assert body["object"] == "chat.completion" and body["model"] == SMALL
     assert body["choices"][0]["message"]["content"] == sync.choices[0].message.content  # same parts arrived
@@ -203,7 +191,7 @@ def test_mixed_openai_and_mistral_each_through_its_batch_api(sdk, mis, oai):
     """OpenAI and Mistral lines sharing an image: one OpenAI batch (the image uploaded once to OpenAI's Files API)
     and one Mistral job (the image inline in each line), no synchronous call to either; results in one file."""
     n = 3
-    image = fresh_image_content("shared")[1]
+    image = image_content("shared", fresh_image_uri("JPEG"))[1]
     jsonl = "".join(line(f"o{i}", "openai/gpt-4o-mini", [{"type": "text", "text": f"o {i}"}, image], max_tokens=10)
                     + "\n" for i in range(n))
     jsonl += "".join(line(f"m{i}", "mistral/pixtral-large-latest", [{"type": "text", "text": f"m {i}"}, image],

@@ -11,11 +11,9 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import CORPUS
-from tests.helpers import data_uri
+from tests.helpers import fresh_image_uri
 from app.simulators.server import SimServer
 
-HOPPER = CORPUS / "images" / "hopper.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +51,8 @@ def line(custom_id: str, model: str, content: Any = "Say hi", **body: Any) -> st
                        "body": {"model": model, "messages": [{"role": "user", "content": content}], **body}})
 
 
-def image_content(text: str) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": text},
-            {"type": "image_url", "image_url": {"url": data_uri(HOPPER, "image/jpeg")}}]
+def image_content(text: str, uri: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": uri}}]
 
 
 def create(sdk: openai.OpenAI, jsonl: str, ferry: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
@@ -88,8 +85,8 @@ def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):
     """auto: OpenAI lines go through one OpenAI batch (the shared image uploaded once, no chat calls), the
     Cohere line (no chat batch API) runs as a job, an unknown provider is answered in the error file; costs
     and savings."""
-    n = 6
-    jsonl = "".join(line(f"img-{i}", "openai/gpt-4o-mini", image_content(f"picture {i}"), max_tokens=20) + "\n"
+    n, uri = 6, fresh_image_uri("JPEG")
+    jsonl = "".join(line(f"img-{i}", "openai/gpt-4o-mini", image_content(f"picture {i}", uri), max_tokens=20) + "\n"
                     for i in range(n))
     jsonl += line("claude", "cohere/command-a-vision-07-2025", max_tokens=20) + "\n"
     jsonl += line("bad", "nosuch/model") + "\n"
@@ -222,9 +219,10 @@ def test_bad_ferry_object_is_a_400(client):
 def test_mixed_providers_each_through_its_batch_api(sdk, oai, ant):
     """OpenAI and Anthropic lines in one input file: one OpenAI Batch and one Anthropic Message Batch, the shared
     image uploaded once to each provider's Files API, no synchronous call to either; results back in one file."""
-    n = 4
-    jsonl = "".join(line(f"o{i}", "openai/gpt-4o", image_content(f"o {i}"), max_tokens=10) + "\n" for i in range(n))
-    jsonl += "".join(line(f"a{i}", "anthropic/claude-sonnet-4-5", image_content(f"a {i}"), max_tokens=10) + "\n"
+    n, uri = 4, fresh_image_uri("JPEG")
+    jsonl = "".join(line(f"o{i}", "openai/gpt-4o", image_content(f"o {i}", uri), max_tokens=10) + "\n"
+                    for i in range(n))
+    jsonl += "".join(line(f"a{i}", "anthropic/claude-sonnet-4-5", image_content(f"a {i}", uri), max_tokens=10) + "\n"
                      for i in range(n))
     batch = wait(sdk, create(sdk, jsonl, {"mode": "native"}).id)
     assert batch.status == "completed" and batch.request_counts.completed == 2 * n, batch
@@ -258,7 +256,7 @@ def test_anthropic_errored_and_canceled_results(sdk, ant):
     httpx.post(f"{ant}/_sim/batches", json={"delay": 30})
     created = create(sdk, line("slow", "anthropic/claude-haiku-4-5", max_tokens=5) + "\n", {"mode": "native"})
     deadline = time.monotonic() + 30
-    while not ((b := sdk.batches.retrieve(created.id)).model_extra["ferry"]["provider_batches"] or [{}])[0].get("id"):
+    while not (sdk.batches.retrieve(created.id).model_extra["ferry"]["provider_batches"] or [{}])[0].get("id"):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     sdk.batches.cancel(created.id)

@@ -1,27 +1,14 @@
 """Inspect once per content: a second job with the same bytes takes its facts from the first's (factcache)."""
 from __future__ import annotations
 
-import base64
-import io
-import random
 from typing import Any
 
-from PIL import Image
-
 from tests.conftest import AUTH, CORPUS, wait_job
-from tests.helpers import image_part, job_body, pdf_part
+from tests.helpers import fresh_image_uri, image_part, job_body, pdf_part
 from workers.context import get_context
 from workers.state import factcache
 from workers.state.claims import produced_count
 from workers.storage.blobs import blob_key
-
-
-def _noise_png(seed: int) -> str:
-    """A PNG no other test sent (so no earlier inspect answers for it)."""
-    img = Image.frombytes("RGB", (40, 30), random.Random(seed).randbytes(40 * 30 * 3))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def _run(app: Any, *parts: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +22,7 @@ def _run(app: Any, *parts: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_same_image_is_inspected_once(app):  # type: ignore[no-untyped-def]
     r = get_context().redis
-    uri = _noise_png(random.randrange(1 << 30))
+    uri = fresh_image_uri(size=(40, 30))
     before = produced_count(r, "inspect")
     first = _run(app, image_part(uri))
     assert produced_count(r, "inspect") == before + 1

@@ -90,7 +90,7 @@ def cost(model_id: str, usage: dict[str, Any] | None, *, batch: bool) -> dict[st
     cached_rate = p.cached_input if p.cached_input is not None else p.input
     sync = ((prompt - cached) * p.input + cached * cached_rate + completion * p.output) / 1_000_000
     factor = p.batch_discount if batch else 1.0
-    return {"usd": round(sync * factor, 8), "sync_usd": round(sync, 8), "priced": True, "model": model_id,
+    return {"usd": round(sync * factor, 12), "sync_usd": round(sync, 12), "priced": True, "model": model_id,
             "rates_per_1m": {"input": p.input * factor, "output": p.output * factor,
                              "cached_input": cached_rate * factor}, "source": p.source}
 
