@@ -169,6 +169,8 @@ def _plan(ctx: Context, batch_id: str) -> dict[int, dict[str, Any]]:
         chunk: list[int] = []
         size = 0
         for index, info in lines:
+            if _too_large(ctx, batch_id, index, info, lim):
+                continue
             if chunk and (len(chunk) >= lim.max_lines or size + int(info["bytes"]) > lim.max_bytes):
                 out[len(out)] = _group(batch_id, len(out), provider, model, chunk)
                 chunk, size = [], 0
@@ -177,6 +179,21 @@ def _plan(ctx: Context, batch_id: str) -> dict[int, dict[str, Any]]:
         if chunk:
             out[len(out)] = _group(batch_id, len(out), provider, model, chunk)
     return out
+
+
+def _too_large(ctx: Context, batch_id: str, index: int, info: dict[str, Any], lim: batch_catalog.BatchLimits) -> bool:
+    """A line over its provider's per-request (or per-batch) limit is answered alone (``line_too_large``): sent,
+    it would make the provider refuse its whole batch."""
+    cap, what = batch_catalog.line_cap(lim)
+    size = int(info["bytes"])
+    if size <= cap:
+        return False
+    line = _error(batch_id, index, info.get("user_custom_id"), "line_too_large",
+                  f"line {index + 1} is {size} bytes as a {info['provider']} batch request, over {info['provider']}'s "
+                  f"limit of {cap} bytes {what}; shrink its text or media")
+    line["error"].update(line=index + 1, bytes=size, limit=cap)
+    count_line(ctx, batch_id, index, False, line)
+    return True
 
 
 def _group(batch_id: str, k: int, provider: str, model: str, lines: list[int]) -> dict[str, Any]:
