@@ -235,6 +235,7 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
         return
     if group["state"] == "created":
         state = api.retrieve(group["id"], **conn)
+        hold(ctx.settings, "batch_poll")  # test hook: a kill mid-poll, the provider's answer not yet recorded
         if cancelling and not state.ended and not group.get("cancel_sent"):
             state = api.cancel(group["id"], **conn)
             group["cancel_sent"] = True
