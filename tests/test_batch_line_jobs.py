@@ -55,7 +55,7 @@ def test_a_native_lines_job_waits_for_its_provider_batch_then_ends_with_its_answ
     waiting = {i: job(sdk, j) for i, j in jobs.items()}  # the provider batches run 3 s: still running now
     for i, model in ((0, "gpt-4o"), (1, "gpt-4o-nosuch-2")):
         view = waiting[i]
-        assert view["status"] == "running" and view["stage"] == "batch", view
+        assert view["status"] == "running" and view["stage"] == "batch" and view["progress"] < 1, view
         assert view["status_detail"] == f"waiting for the openai batch {by_model[model]}"
         assert "result" not in view and view["batch_line"]["provider"] == "openai"
 

@@ -239,7 +239,8 @@ class JobStore:
             "object": "job",
             "status": status,
             "stage": h["stage"].decode() if "stage" in h else None,
-            "progress": 1.0 if status == "succeeded" else round(min(done / total, 1.0), 3),
+            # every step done but not succeeded (a native batch line waiting for its provider batch): not 100 %
+            "progress": 1.0 if status == "succeeded" else round(min(done / total, 0.99), 3),
             "created_at": int(h["created_at"]),
             "updated_at": int(h["updated_at"]),
             "model": record["model"],
