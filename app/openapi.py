@@ -80,6 +80,8 @@ SCHEMAS: dict[str, Any] = {
         "id": {"type": "string"}, "object": {"const": "job"},
         "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "canceled"]},
         "stage": {"type": ["string", "null"]}, "progress": {"type": "number"}, "model": {"type": "string"},
+        "status_detail": {"type": "string", "description": "what a running job waits for (a native batch line: "
+                                                           "its provider batch), or what answered it"},
         "resources": {"type": "array", "items": {"type": "object"}}, "provider_request": {"type": "object"},
         "delivery_plan": {"type": "array", "items": {"type": "object"}}, "usage_estimate": {"type": "object"},
         "result": _ref("ChatCompletion"), "error": {"type": "object"},
@@ -247,6 +249,8 @@ def spec() -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi():  # type: ignore[no-untyped-def]
-    from app.dialects.spec import merge  # Anthropic Messages, Gemini generateContent, OpenAI Responses
+    from app.dialects.spec import (
+        merge,  # Anthropic Messages, Gemini generateContent, OpenAI Responses
+    )
 
     return jsonify(merge(spec()))

@@ -228,6 +228,24 @@ def test_openai_files_api(sims):
     assert_openai_error(bad, 400, "purpose")
 
 
+def test_openai_files_expire_after(sims):
+    """``expires_after`` (openai-python file_create_params.py): the file object's ``expires_at``; out of range is
+    a 400; without it a file is kept (``expires_at`` null)."""
+    from openai import BadRequestError, OpenAI
+
+    client = OpenAI(base_url=sims["openai"].url + "/v1", api_key=KEY, max_retries=0)
+    before = time.time()
+    f = client.files.create(file=("a.txt", b"hello"), purpose="user_data",
+                            expires_after={"anchor": "created_at", "seconds": 3600})
+    assert f.expires_at is not None and before + 3599 <= f.expires_at <= time.time() + 3600
+    assert client.files.retrieve(f.id).expires_at == f.expires_at
+    with pytest.raises(BadRequestError) as short:
+        client.files.create(file=("a.txt", b"hello"), purpose="user_data",
+                            expires_after={"anchor": "created_at", "seconds": 60})
+    assert "expires_after.seconds" in str(short.value)
+    assert client.files.create(file=("b.txt", b"hello"), purpose="user_data").expires_at is None
+
+
 # --------------------------------------------------------------------------- Anthropic
 
 AN_HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}

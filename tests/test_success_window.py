@@ -71,8 +71,9 @@ def test_batch_line_is_counted_after_a_kill_right_after_success(stack: Stack) ->
     up = stack.http.post("/v1/files", data={"purpose": "batch"},
                          files={"file": ("in.jsonl", io.BytesIO(lines.encode()), "application/jsonl")})
     assert up.status_code == 200, up.text
+    # jobs mode: each line a job whose success notify counts (a native line's job ends at collection instead)
     batch = stack.http.post("/v1/batches", json={"input_file_id": up.json()["id"], "endpoint": "/v1/chat/completions",
-                                                 "completion_window": "24h"}).json()
+                                                 "completion_window": "24h", "ferry": {"mode": "jobs"}}).json()
 
     def a_line_job_succeeded() -> bool:
         jobs = [j.decode() for j in stack.r.hvals(f"ferry:batch:{batch['id']}:jobs")]

@@ -24,7 +24,7 @@ from .files import FileStore
 from .generated import make_tone
 from .media import MediaError, b64decode_strict, inspect_media, is_data_uri, parse_data_uri
 from .openai_batches import register_batches
-from .openai_files import register_files
+from .openai_files import live, register_files
 from .openai_images import register_images
 from .openai_wire import bad, check_auth, error_param, json_object, render_error
 from .openai_tools import answer, check as check_tools
@@ -245,7 +245,7 @@ def _read_file(path: str, f: Any, files: FileStore) -> Part:
         raise bad(f"Invalid '{error_param(where)}': one of 'file_data' or 'file_id' is required.", where,
                   "missing_required_parameter")
     if f.get("file_id"):
-        stored = files.get(f["file_id"])
+        stored = live(files.get(f["file_id"]))
         if stored is None:
             # Chat answers a missing file id with 400 (issue 12, as observed); GET /v1/files/{id} answers 404.
             raise SimReject(400, f"No such File object: {f['file_id']}", "invalid_request_error",

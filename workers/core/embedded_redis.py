@@ -3,8 +3,9 @@
 When ``REDIS_URL`` is unset, the web process, every worker and the CLI call
 :func:`redis_url`, which starts one redis-server per ``FERRY_DATA_DIR`` (on a
 unix socket inside it) or joins the one already running there. A file lock
-makes concurrent starters agree. Data persists in the same folder (AOF), and
-eviction is off: Ferry's queue and job records must never be evicted.
+makes concurrent starters agree. Data persists in the same folder (append-only file, fsync every second:
+a restart, even after SIGKILL of redis-server, reloads every acknowledged write), and eviction is off:
+Ferry's queue and job records must never be evicted.
 """
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def start_embedded(data_dir: Path, timeout: float = 10.0) -> Path:
                 "--pidfile", str(folder / "redis.pid"),
                 "--logfile", str(folder / "redis.log"),
                 "--appendonly", "yes",
+                # write(2) to the AOF before replying, fsync each second: a killed redis-server loses nothing
+                # (the OS has the bytes), a machine crash at most about a second (README, "Redis persistence")
+                "--appendfsync", "everysec",
                 "--save", "",
                 "--maxmemory-policy", "noeviction",
             ],

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     staging: str | None = Field(default=None, alias="FERRY_STAGING")
     url_cache_seconds: int = Field(default=300, alias="FERRY_URL_CACHE_SECONDS")
     presign_seconds: int = Field(default=3600, alias="FERRY_PRESIGN_SECONDS")
+    #: A native batch line's Files-API ids and presigned URLs must outlive the provider's batch window by this much.
+    batch_ref_margin_seconds: int = Field(default=3600, ge=0, alias="FERRY_BATCH_REF_MARGIN_SECONDS")
     # -- issue 16: the browser UI at /ui/ (app/ui/session.py)
     #: Signs the UI's session cookie; unset: a random secret kept in FERRY_DATA_DIR/ui-secret (one machine).
     ui_secret: str | None = Field(default=None, alias="FERRY_UI_SECRET")

@@ -11,7 +11,7 @@ from workers.context import Context
 from workers.core.records import JobRecord, Resource
 from workers.core.errors import Unprocessable, UpstreamError
 from workers.pipeline import batch_prepare
-from workers.pipeline.deliver import fit_request, refresh_stale_files
+from workers.pipeline.deliver import fit_request, ref_lifetime, refresh_stale_files
 from workers.pipeline.estimate import delivery_plan, usage_estimate
 from workers.pipeline.outputs import store_outputs, task_for
 from workers.providers.base import Call, Message, Part, get_adapter
@@ -114,7 +114,8 @@ def complete(ctx: Context, job_id: str, record: JobRecord) -> None:
     runs this runs it next (workers/tasks/stages.py); the status change still expects it, for the reaper."""
     caps = ctx.catalog.resolve(record["model"])
     resources = ctx.store.resources(job_id)
-    fit_request(ctx, job_id, caps, resources, record.get("tenant", ""))  # sum of inline parts <= request_max_bytes
+    fit_request(ctx, job_id, caps, resources, record.get("tenant", ""),  # sum of inline parts <= request_max_bytes
+                lifetime=ref_lifetime(ctx, record, caps))
     call = build_call(ctx, record, resources)
     check_part_counts(call, caps)
     adapter = get_adapter(caps.adapter)

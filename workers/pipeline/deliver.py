@@ -5,10 +5,16 @@ or ``{"method", "parts": [...], "cached"}`` for several. Also the two request-wi
 runs: :func:`fit_request` (the sum of inline parts must stay under ``request_max_bytes``: the largest
 inline parts move out of line) and :func:`refresh_stale_files` (a provider says a cached file id is
 gone: forget it, upload again, once).
+
+A native batch line's request is read by its provider up to a batch window later (issue 13), so its file
+ids and presigned URLs must live that long: :func:`ref_lifetime`. A cached id that would die sooner is
+not reused (a fresh upload), a URL is signed for that long, and a ref that cannot live that long is the
+line's error, never shipped to die in the provider's queue.
 """
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 from workers.storage.blobs import get_blob
@@ -17,9 +23,10 @@ from workers.core.records import Decision, JobRecord, Output, Resource
 from workers.pipeline import staging
 from workers.state.claims import once
 from workers.pipeline.delivery_plan import OUT_OF_LINE, Available, b64_size, plan_delivery
-from workers.core.errors import FerryError, TooLarge, UpstreamError
+from workers.core.errors import FerryError, TooLarge, Unprocessable, UpstreamError
+from workers.pipeline.batch_prepare import is_native
 from workers.state.filecache import FileCache, account_of
-from workers.providers import files_api
+from workers.providers import batch_catalog, files_api
 from workers.providers.catalog import ModelCaps
 
 _EXT = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
@@ -38,6 +45,17 @@ def available(ctx: Context, caps: ModelCaps) -> Available:
     )
 
 
+def ref_lifetime(ctx: Context, record: JobRecord, caps: ModelCaps) -> int | None:
+    """Seconds a file id or URL in this job's request must stay valid: for a native batch line, the provider's
+    batch window (batch_catalog ``ref_seconds``, else ``window_seconds``) plus ``FERRY_BATCH_REF_MARGIN_SECONDS``;
+    None for a job, which sends its request now (the file cache's margin and ``FERRY_PRESIGN_SECONDS`` apply)."""
+    if not is_native(record):
+        return None
+    lim = batch_catalog.limits(caps.provider)
+    window = (lim.ref_seconds or lim.window_seconds) if lim else 0
+    return window + ctx.settings.batch_ref_margin_seconds
+
+
 def _uses(ctx: Context, record: JobRecord, res: Resource) -> int:
     """How many resources of this job carry the same source (by sha256, else by URL)."""
     src = res["source"]
@@ -52,18 +70,20 @@ def deliver_outputs(ctx: Context, record: JobRecord, res: Resource, caps: ModelC
     avail = available(ctx, caps)
     prefer = (record.get("delivery") or {}).get("prefer")
     uses = _uses(ctx, record, res)
+    lifetime = ref_lifetime(ctx, record, caps)
     decisions = []
     for out in res["outputs"]:
         planned = plan_delivery(out, caps, prefer, avail, uses)
-        decisions.append(carry_out(ctx, caps, res, out, planned, tenant=record.get("tenant", "")))
+        decisions.append(carry_out(ctx, caps, res, out, planned, tenant=record.get("tenant", ""), lifetime=lifetime))
     if len(decisions) == 1:
         return decisions[0]
     return {"method": decisions[0]["method"], "parts": decisions, "cached": all(d["cached"] for d in decisions)}
 
 
-def carry_out(ctx: Context, caps: ModelCaps, res: Resource, out: Output,
-              planned: Decision, *, tenant: str, force_upload: bool = False) -> Decision:
-    """Do what the planner chose; returns ``{"method", "ref", "cached", "reason"}``."""
+def carry_out(ctx: Context, caps: ModelCaps, res: Resource, out: Output, planned: Decision, *, tenant: str,
+              force_upload: bool = False, lifetime: int | None = None) -> Decision:
+    """Do what the planner chose; returns ``{"method", "ref", "cached", "reason"}``. ``lifetime``: seconds a
+    file id or URL must stay valid (:func:`ref_lifetime`)."""
     method = planned["method"]
     ref: str | None = None
     cached = False
@@ -75,20 +95,22 @@ def carry_out(ctx: Context, caps: ModelCaps, res: Resource, out: Output,
         scheme = getattr(caps.caps_for(out["kind"]), "storage_scheme", None) or ""
         ref, cached = staging.stage_uri(ctx, scheme, out["sha256"], out.get("mime"))
     elif method == "url":
-        ref, cached = staging.presigned(ctx, out["sha256"], out.get("mime"))
+        ref, cached = staging.presigned(ctx, out["sha256"], out.get("mime"), lifetime)
     elif method == "file":
-        ref, cached = ensure_file(ctx, caps, out, res["source"].get("filename"), tenant=tenant, force=force_upload)
+        ref, cached = ensure_file(ctx, caps, out, res["source"].get("filename"), tenant=tenant, force=force_upload,
+                                  lifetime=lifetime)
     return {"method": method, "ref": ref, "cached": cached, "reason": planned["reason"]}
 
 
 # -- provider Files API, through the file-id cache and a per-hash claim ------------------------------
 
 def ensure_file(ctx: Context, caps: ModelCaps, out: Output, filename: str | None,
-                *, tenant: str, force: bool = False) -> tuple[str, bool]:
+                *, tenant: str, force: bool = False, lifetime: int | None = None) -> tuple[str, bool]:
     """(file id, came from cache): upload ``out`` to the provider unless an unexpired id is cached.
 
     The cache account hashes the tenant with the provider key: a tenant can never learn, from a
-    cache hit, that another tenant sent the same bytes."""
+    cache hit, that another tenant sent the same bytes. With ``lifetime`` only an id living that much
+    longer is reused, and an upload the provider keeps for less is an error (:func:`ref_lifetime`)."""
     provider = caps.provider
     client = files_api.client_for(provider)
     api_key = ctx.settings.provider_key(provider)
@@ -103,7 +125,7 @@ def ensure_file(ctx: Context, caps: ModelCaps, out: Output, filename: str | None
     name = filename or f"{sha[:16]}.{_EXT.get(out.get('mime') or '', 'bin')}"
 
     def lookup() -> str | None:
-        entry = cache.get(provider, account, sha)
+        entry = cache.get(provider, account, sha, margin=lifetime)
         return entry.id if entry else None
 
     def produce() -> str:
@@ -111,7 +133,14 @@ def ensure_file(ctx: Context, caps: ModelCaps, out: Output, filename: str | None
             path = get_blob(ctx.storage, sha, Path(tmp) / "blob")
             up = client.upload(path, out["mime"], name, base_url=base_url, api_key=api_key,
                                timeout=ctx.settings.upstream_timeout)
-        cache.put(provider, account, sha, up.id, up.expires_at)  # only after a successful upload
+        cache.put(provider, account, sha, up.id, up.expires_at)  # only after a successful upload (jobs reuse it)
+        left = up.expires_at - time.time()
+        if lifetime and left < lifetime:
+            raise Unprocessable(
+                f"{provider} keeps the uploaded file {up.id} for {left / 3600:.1f} h, less than this native batch "
+                f"line needs ({lifetime / 3600:.1f} h: {provider}'s batch window plus "
+                "FERRY_BATCH_REF_MARGIN_SECONDS); the provider could find it gone before it reads the line. "
+                "Run it as a job (ferry.mode 'jobs').", stage="deliver")
         return up.id
 
     file_id, produced = once(ctx.redis, f"upload:{provider}:{account[:16]}:{sha}", produce, lookup=lookup)
@@ -134,7 +163,8 @@ def _store_decisions(ctx: Context, job_id: str, index: int, res: Resource, parts
     ctx.store.update_resource(job_id, index, delivery=delivery)
 
 
-def fit_request(ctx: Context, job_id: str, caps: ModelCaps, resources: list[Resource], tenant: str) -> int:
+def fit_request(ctx: Context, job_id: str, caps: ModelCaps, resources: list[Resource], tenant: str,
+                lifetime: int | None = None) -> int:
     """Keep the sum of inline payloads under ``request_max_bytes`` by moving the largest inline
     outputs to storage / Files API / URL (``resources`` are updated in place and stored). Returns how
     many were moved; 413 if one must move and nothing else is configured."""
@@ -164,7 +194,8 @@ def fit_request(ctx: Context, job_id: str, caps: ModelCaps, resources: list[Reso
                            "FERRY_STAGING or the provider key for its Files API)", stage="complete")
         reason = f"request total {total} bytes after base64 > {cap} ({caps.provider} request_max_bytes): moved out"
         parts = _decisions(res)
-        parts[j] = carry_out(ctx, caps, res, out, {"method": method, "reason": reason}, tenant=tenant)
+        parts[j] = carry_out(ctx, caps, res, out, {"method": method, "reason": reason}, tenant=tenant,
+                             lifetime=lifetime)
         _store_decisions(ctx, job_id, i, res, parts)
         total -= size
         moved += 1

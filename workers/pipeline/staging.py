@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workers.storage.blobs import blob_key, get_blob
 from workers.context import Context
-from workers.core.errors import StorageError
+from workers.core.errors import StorageError, Unprocessable
 from workers import storage
 from workers.storage.base import Storage
 
@@ -71,11 +71,28 @@ def stage_uri(ctx: Context, scheme: str, sha256: str, mime: str | None) -> tuple
     return store.uri(key), cached
 
 
-def presigned(ctx: Context, sha256: str, mime: str | None) -> tuple[str, bool]:
-    """A presigned HTTPS URL from the first staging target that can sign."""
+def presign_seconds(ctx: Context, store: Storage, key: str, lifetime: int | None) -> int:
+    """How long a URL from ``store`` is signed for: ``FERRY_PRESIGN_SECONDS``, or at least ``lifetime`` (a
+    native batch line's provider may read it a whole batch window later), within what the signer allows.
+    A ``lifetime`` no signature can cover is the line's error (422): a URL that dies before it is read is
+    never handed out."""
+    seconds = max(ctx.settings.presign_seconds, lifetime or 0)
+    cap = store.presign_max_seconds
+    if cap is not None and seconds > cap:
+        if lifetime and lifetime > cap:
+            raise Unprocessable(f"a presigned URL for this native batch line must stay valid {lifetime} s (the "
+                                f"provider's batch window plus FERRY_BATCH_REF_MARGIN_SECONDS), longer than "
+                                f"{store.uri(key)} can be signed for ({cap} s); run the line as a job "
+                                "(ferry.mode 'jobs') or deliver it another way", stage="deliver")
+        seconds = cap  # FERRY_PRESIGN_SECONDS above the signer's maximum: the longest it can give
+    return seconds
+
+
+def presigned(ctx: Context, sha256: str, mime: str | None, lifetime: int | None = None) -> tuple[str, bool]:
+    """A presigned HTTPS URL from the first staging target that can sign, valid at least ``lifetime`` s."""
     for scheme in targets(ctx):
         store, key, cached = stage(ctx, scheme, sha256, mime)
-        url = store.presigned_url(key, ctx.settings.presign_seconds)
+        url = store.presigned_url(key, presign_seconds(ctx, store, key, lifetime))
         if url:
             return url, cached
     raise StorageError("no staging target can presign URLs (GCS needs a service-account key to sign)")

@@ -22,7 +22,11 @@ class BatchLimits(BaseModel):
     """The fewest lines one provider batch takes (Bedrock's per-job minimum record count)."""
     max_lines: int
     max_bytes: int
+    max_line_bytes: int | None = None
+    """One request (line) at most, where the provider documents a per-request limit; else ``max_bytes``."""
     window_seconds: int = 86_400
+    ref_seconds: int | None = None
+    """How long file ids and URLs inside lines must live, when not the whole window (see the toml)."""
     one_model: bool = True
     source: str
 
@@ -52,6 +56,13 @@ def get() -> BatchCatalog:
 
 def limits(provider: str) -> BatchLimits | None:
     return get().batch.get(provider)
+
+
+def line_cap(lim: BatchLimits) -> tuple[int, str]:
+    """(bytes, what the limit is) for one line of ``lim``'s provider batch: a line over it is refused alone."""
+    if lim.max_line_bytes is not None and lim.max_line_bytes <= lim.max_bytes:
+        return lim.max_line_bytes, "per request (max_line_bytes)"
+    return lim.max_bytes, "per batch (max_bytes)"
 
 
 def native_client(provider: str) -> str | None:

@@ -45,8 +45,8 @@ def line_finished(ctx: Context, job_id: str, record: dict[str, Any]) -> None:
     batch_id, index, custom_id = info["id"], int(info["index"]), info["custom_id"]
     job = ctx.store.view(job_id) or {"status": "failed", "error": {"type": "internal_error", "message": "job expired"}}
     req_id = f"batch_req_{job_id.removeprefix('job_')}"
-    if job["status"] == "succeeded" and info.get("native"):  # prepared: its provider batch answers it later
-        batch_native.line_prepared(ctx, batch_id, index, custom_id, job_id)
+    if info.get("native") and job["status"] == "running" and job.get("batch_line"):
+        batch_native.line_prepared(ctx, batch_id, index, custom_id, job_id)  # its provider batch answers it later
         return
     if job["status"] == "succeeded":
         body = job.get("result") or {k: job.get(k) for k in ("provider_request", "delivery_plan", "usage_estimate")}
@@ -222,9 +222,12 @@ def fail(ctx: Context, batch_id: str, code: str, message: str, param: str | None
 def cancel_lines(ctx: Context, batch_id: str) -> None:
     """Cancel every line's job; count the ones that are now over (the others count as they end); the native
     driver cancels the provider batches."""
-    if ctx.redis.exists(keys.batch(batch_id, "prepared")):
+    handed = {int(i) for i in ctx.redis.hkeys(keys.batch(batch_id, "prepared"))}
+    if handed:
         batch_native.kick(ctx, batch_id)
     for index, job_id in ctx.redis.hgetall(keys.batch(batch_id, "jobs")).items():
+        if int(index) in handed:
+            continue  # handed to its provider batch: the driver cancels that and ends the line's job
         job_id = job_id.decode()
         ctx.store.cancel(job_id)
         if ctx.store.status(job_id) in ("succeeded", "failed", "canceled"):

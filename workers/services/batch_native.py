@@ -29,6 +29,7 @@ from workers.providers import batch_catalog
 from workers.providers.catalog import ModelCaps
 from workers.providers.base import Call, get_adapter
 from workers.providers.batch_api import Result, State, client
+from workers.services import batch_jobs
 from workers.state import batch_groups as groups_db
 from workers.state import batches as records
 from workers.state.leases import PassLock, hold
@@ -72,6 +73,14 @@ def count_line(ctx: Context, batch_id: str, index: int, ok: bool, line: dict[str
     if n == 1:
         queue.send("ferry.batch_finalize", batch_id)
     return n
+
+
+def _answer(ctx: Context, batch_id: str, index: int, info: dict[str, Any], ok: bool, line: dict[str, Any],
+            group: dict[str, Any] | None = None, usage: dict[str, Any] | None = None,
+            cost: dict[str, Any] | None = None) -> None:
+    """A native line's answer: its job ends with it (workers/services/batch_jobs.py), then it is counted once."""
+    batch_jobs.answered(ctx, info, line, group)
+    count_line(ctx, batch_id, index, ok, line, usage, cost)
 
 
 def _error(batch_id: str, index: int, custom_id: str | None, code: str, message: str) -> dict[str, Any]:
@@ -169,6 +178,8 @@ def _plan(ctx: Context, batch_id: str) -> dict[int, dict[str, Any]]:
         chunk: list[int] = []
         size = 0
         for index, info in lines:
+            if _too_large(ctx, batch_id, index, info, lim):
+                continue
             if chunk and (len(chunk) >= lim.max_lines or size + int(info["bytes"]) > lim.max_bytes):
                 out[len(out)] = _group(batch_id, len(out), provider, model, chunk)
                 chunk, size = [], 0
@@ -177,6 +188,21 @@ def _plan(ctx: Context, batch_id: str) -> dict[int, dict[str, Any]]:
         if chunk:
             out[len(out)] = _group(batch_id, len(out), provider, model, chunk)
     return out
+
+
+def _too_large(ctx: Context, batch_id: str, index: int, info: dict[str, Any], lim: batch_catalog.BatchLimits) -> bool:
+    """A line over its provider's per-request (or per-batch) limit is answered alone (``line_too_large``): sent,
+    it would make the provider refuse its whole batch."""
+    cap, what = batch_catalog.line_cap(lim)
+    size = int(info["bytes"])
+    if size <= cap:
+        return False
+    line = _error(batch_id, index, info.get("user_custom_id"), "line_too_large",
+                  f"line {index + 1} is {size} bytes as a {info['provider']} batch request, over {info['provider']}'s "
+                  f"limit of {cap} bytes {what}; shrink its text or media")
+    line["error"].update(line=index + 1, bytes=size, limit=cap)
+    _answer(ctx, batch_id, index, info, False, line)
+    return True
 
 
 def _group(batch_id: str, k: int, provider: str, model: str, lines: list[int]) -> dict[str, Any]:
@@ -196,8 +222,9 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
     if group["state"] in ("planned", "creating") and cancelling:
         for index in group["lines"]:
             info = groups_db.prepared(ctx.redis, batch_id).get(index) or {}
-            count_line(ctx, batch_id, index, False, _error(batch_id, index, info.get("user_custom_id"), "batch_cancelled",
-                                                       "the batch was cancelled before its provider batch was created"))
+            _answer(ctx, batch_id, index, info, False, _error(
+                batch_id, index, info.get("user_custom_id"), "batch_cancelled",
+                "the batch was cancelled before its provider batch was created"))
         group.update(state="collected", status="not_created")
         groups_db.update(ctx.redis, batch_id, k, group)
         return
@@ -218,9 +245,12 @@ def _step(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: dict[
         hold(ctx.settings, "batch_created")  # test hook: a kill after creating, before recording it
         group.update(state="created", id=state.id, status=state.status, counts=state.counts)
         groups_db.update(ctx.redis, batch_id, k, group)
+        prepared = groups_db.prepared(ctx.redis, batch_id)
+        batch_jobs.waiting(ctx, group, [prepared[i]["job_id"] for i in group["lines"] if prepared.get(i, {}).get("job_id")])
         return
     if group["state"] == "created":
         state = api.retrieve(group["id"], **conn)
+        hold(ctx.settings, "batch_poll")  # test hook: a kill mid-poll, the provider's answer not yet recorded
         if cancelling and not state.ended and not group.get("cancel_sent"):
             state = api.cancel(group["id"], **conn)
             group["cancel_sent"] = True
@@ -299,10 +329,10 @@ def _collect(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict[str, 
             _resubmit(ctx, batch_id, rec, index, info)
             continue
         code = {"expired": "batch_expired", "cancelled": "batch_cancelled"}.get(state.status, "provider_batch_failed")
-        count_line(ctx, batch_id, index, False, _error(
+        _answer(ctx, batch_id, index, info, False, _error(
             batch_id, index, info.get("user_custom_id"), code,
             f"{group['provider']} batch {group['id']} ended {state.status} without an answer for this line"
-            + (f": {state.reason}" if state.reason else "")))
+            + (f": {state.reason}" if state.reason else "")), group)
 
 
 def _record_result(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict[str, Any], caps: ModelCaps,
@@ -313,8 +343,8 @@ def _record_result(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict
         if fallback:
             _resubmit(ctx, batch_id, rec, index, info)
             return
-        count_line(ctx, batch_id, index, False, {**_error(batch_id, index, cid, str(result.error.get("code")),
-                                                      str(result.error.get("message"))), "id": req_id(batch_id, index)})
+        _answer(ctx, batch_id, index, info, False, _error(batch_id, index, cid, str(result.error.get("code")),
+                                                          str(result.error.get("message"))), group)
         return
     if result.status_code == 200 and result.body:
         call = Call(group["provider"], group["model"], [], {}, "", None)
@@ -323,9 +353,8 @@ def _record_result(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict
         body["cost"] = {"usd": cost["usd"], "sync_usd": cost["sync_usd"], "priced": cost["priced"]}
         line = {"id": req_id(batch_id, index), "custom_id": cid,
                 "response": {"status_code": 200, "request_id": job_id, "body": body}, "error": None}
-        if job_id:  # the line's job shows the provider's answer too (GET /v1/jobs/{id}, the UI), not only the file
-            ctx.store.put_field(job_id, "result", body)
-        count_line(ctx, batch_id, index, True, line, body.get("usage"), cost)
+        # the line's job ends with the provider's answer as its result (GET /v1/jobs/{id}, the UI), not only the file
+        _answer(ctx, batch_id, index, info, True, line, group, body.get("usage"), cost)
         return
     err = get_adapter(caps.adapter).parse_error(result.status_code or 502, result.body)
     line = {"id": req_id(batch_id, index), "custom_id": cid,
@@ -333,12 +362,15 @@ def _record_result(ctx: Context, batch_id: str, rec: dict[str, Any], group: dict
                          "body": {"error": {"message": err.message, "type": "upstream_error",
                                             "code": result.status_code, "provider": group["provider"]}}},
             "error": None}
-    count_line(ctx, batch_id, index, False, line)
+    _answer(ctx, batch_id, index, info, False, line, group)
 
 
 def _resubmit(ctx: Context, batch_id: str, rec: dict[str, Any], index: int, info: dict[str, Any]) -> None:
     """``ferry.fallback: "jobs"``: a line its provider batch did not answer runs as an ordinary job
-    (``ferry.batch_fallback``, workers/services/batch_lines.py ``resubmit``: once per line)."""
+    (``ferry.batch_fallback``, workers/services/batch_lines.py ``resubmit``: once per line); its native job ends."""
+    batch_jobs.answered(ctx, info, _error(batch_id, index, info.get("user_custom_id"), "batch_fallback",
+                                          "its provider batch did not answer it; the line runs again as an ordinary "
+                                          "job (ferry.fallback 'jobs')"), None)
     queue.send("ferry.batch_fallback", batch_id, index)
 
 
@@ -353,8 +385,8 @@ def _refused(ctx: Context, batch_id: str, rec: dict[str, Any], k: int, group: di
         if fallback:
             _resubmit(ctx, batch_id, rec, index, info)
         else:
-            count_line(ctx, batch_id, index, False, _error(batch_id, index, info.get("user_custom_id"),
-                                                       "provider_refused_batch", exc.message))
+            _answer(ctx, batch_id, index, info, False, _error(batch_id, index, info.get("user_custom_id"),
+                                                              "provider_refused_batch", exc.message), group)
     group.update(state="collected", status="refused", reason=exc.message)
     groups_db.update(ctx.redis, batch_id, k, group)
 

@@ -1,5 +1,7 @@
 """What follows a job's end, once per job (run by the ``ferry.notify`` task): metrics, its batch line,
-and its webhook, queued as a tracked step of its own."""
+and its webhook, queued as a tracked step of its own. A native batch line's job runs it when its request is
+kept (still ``running``, waiting for its provider batch): that hands the line to its batch, and the batch's
+collector ends the job and counts it later (workers/services/batch_native.py)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +11,7 @@ from workers.core import keys, queue
 from workers.services import batch_lines
 from workers.services.webhooks import job_event
 from workers.state import leases
+from workers.state.jobs import TERMINAL
 from workers.state.metrics import job_ended as count_job
 
 
@@ -18,9 +21,11 @@ def job_ended(ctx: Context, job_id: str) -> None:
     if found is None:
         return  # expired
     record, view = found
-    count_job(ctx.redis, view)
     if record.get("batch"):
         batch_lines.line_finished(ctx, job_id, record)
+    if view["status"] not in TERMINAL:
+        return  # a native batch line handed to its batch: it has not ended yet
+    count_job(ctx.redis, view)
     if (record.get("webhook") or {}).get("url"):
         # A tracked step of its own: if this worker dies before or while sending, the reaper re-sends it.
         ctx.redis.hsetnx(keys.job(job_id), "webhook", json.dumps(

@@ -2,7 +2,9 @@
 
 ``account`` is the sha256 of the API key (never the key itself), so two keys never share uploads
 they cannot see. An entry lives until the provider's expiry minus a margin, and is checked against
-that expiry on every read, so an expired id is never handed out even if Redis kept it. A stale id
+that expiry on every read, so an expired id is never handed out even if Redis kept it. A reader that
+needs the id to live longer (a native batch line, read by its provider up to a batch window later)
+passes its own ``margin``: a shorter-lived entry is then a miss for it, and stays for the others. A stale id
 (the provider says the file is gone) is forgotten and re-uploaded by the caller.
 """
 from __future__ import annotations
@@ -41,14 +43,18 @@ class FileCache:
     def key(provider: str, account: str, sha256: str) -> str:
         return keys.file_id_cache(provider, account, sha256)
 
-    def get(self, provider: str, account: str, sha256: str) -> FileEntry | None:
+    def get(self, provider: str, account: str, sha256: str, margin: int | None = None) -> FileEntry | None:
+        """The cached id if it lives ``margin`` (default: the cache's) seconds more; a miss otherwise."""
         raw = self.r.get(self.key(provider, account, sha256))
         if raw is None:
             return None
         entry = FileEntry(**json.loads(raw))
-        if entry.expires_at - self.margin <= time.time():
+        now = time.time()
+        if entry.expires_at - self.margin <= now:
             self.forget(provider, account, sha256)
             return None
+        if margin is not None and entry.expires_at - margin <= now:
+            return None  # too short-lived for this reader; still good for the others
         return entry
 
     def put(self, provider: str, account: str, sha256: str, file_id: str, expires_at: float) -> FileEntry | None:

@@ -26,20 +26,22 @@ STAGES = ("fetch", "inspect", "plan", "transform", "deliver")
 
 # KEYS: job hash, the reaper's pending steps (workers/state/leases.py), the job's steps set, its timeline.
 # ARGV: new status, updated_at, the notify member and its deadline, a step this change finishes ('' for
-# none) with its timeline entry, the TTL, then field/value pairs to set. An ending status expects the job's
-# ``notify`` step, and success records ``complete`` as finished, all in this one script: no crash between
-# them can lose the webhook, the batch line or the step. An end also pushes onto KEYS[5], which waiters
-# block on (:meth:`JobStore.wait_view`).
+# none) with its timeline entry, the TTL, '1' to expect ``notify`` though the status is not an end, then
+# field/value pairs to set. An ending status expects the job's ``notify`` step, and success records
+# ``complete`` as finished, all in this one script: no crash between them can lose the webhook, the batch
+# line or the step. An end also pushes onto KEYS[5], which waiters block on (:meth:`JobStore.wait_view`).
 _SET_STATUS = """
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then return -1 end
 if cur == 'succeeded' or cur == 'failed' or cur == 'canceled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at', ARGV[2])
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'canceled' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
   redis.call('RPUSH', KEYS[5], ARGV[1])
   redis.call('EXPIRE', KEYS[5], 3600)
+elseif ARGV[8] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 end
 if ARGV[5] ~= '' and redis.call('SADD', KEYS[3], ARGV[5]) == 1 then
   redis.call('RPUSH', KEYS[4], ARGV[6])
@@ -94,18 +96,20 @@ class JobStore:
         if own:
             pipe.execute()
 
-    def set_status(self, job_id: str, status: str, *, finishes: str = "", notify: bool = True, **fields: Any) -> bool:
+    def set_status(self, job_id: str, status: str, *, finishes: str = "", notify: bool = True,
+                   expect_notify: bool = False, **fields: Any) -> bool:
         """Move a non-terminal job to ``status``; False if it already ended.
 
         Ending (succeeded, failed, canceled) expects the job's ``notify`` step in the same Redis script
         and queues it: if this process dies right after, the reaper sends it (workers/tasks/reaper.py).
         ``finishes`` names a stage step the change completes, recorded in the same script. ``notify=False``
-        expects ``notify`` but does not queue it: the caller runs it next itself (the reaper covers a crash)."""
+        expects ``notify`` but does not queue it: the caller runs it next itself (the reaper covers a crash).
+        ``expect_notify`` expects it for a status that is not an end (:meth:`await_batch`)."""
         entry = json.dumps({"step": finishes, "at": round(time.time(), 3)}) if finishes else ""
         # notify=False: the caller runs notify next, so a kill before it is noticed within a lease TTL.
         within = self.notify_within if notify else min(self.notify_within, self.lease_seconds)
         argv: list[str] = [status, str(_now()), keys.running_member(job_id, "notify"),
-                           str(time.time() + within), finishes, entry, str(self.ttl)]
+                           str(time.time() + within), finishes, entry, str(self.ttl), "1" if expect_notify else "0"]
         for name, value in fields.items():
             argv += [name, value if isinstance(value, str) else json.dumps(value)]
         moved = self._set_status(keys=[self._key(job_id), RUNNING, keys.job_steps(job_id),
@@ -166,6 +170,13 @@ class JobStore:
         if result is not None:
             fields["result"] = result
         return self.set_status(job_id, "succeeded", finishes="complete", notify=notify, **fields)
+
+    def await_batch(self, job_id: str, detail: str, **extra: Any) -> bool:
+        """A native batch line's request is kept (issue 13): ``complete`` is recorded, the job stays ``running``
+        at stage ``batch`` with ``status_detail`` saying what it waits for, and ``notify`` is expected, which
+        hands the line to its batch (the caller runs it next). The provider batch's answer ends the job later."""
+        return self.set_status(job_id, "running", finishes="complete", notify=False, expect_notify=True,
+                               stage="batch", status_detail=json.dumps(detail), **extra)
 
     def cancel(self, job_id: str) -> str:
         """Cancel unless already ended; returns the resulting status (idempotent)."""
@@ -237,7 +248,8 @@ class JobStore:
             "object": "job",
             "status": status,
             "stage": h["stage"].decode() if "stage" in h else None,
-            "progress": 1.0 if status == "succeeded" else round(min(done / total, 1.0), 3),
+            # every step done but not succeeded (a native batch line waiting for its provider batch): not 100 %
+            "progress": 1.0 if status == "succeeded" else round(min(done / total, 0.99), 3),
             "created_at": int(h["created_at"]),
             "updated_at": int(h["updated_at"]),
             "model": record["model"],
@@ -247,7 +259,8 @@ class JobStore:
             "resources": [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h],
             "timeline": [json.loads(x) for x in timeline],
         }
-        for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate", "batch_line"):
+        for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate", "batch_line",
+                     "status_detail"):
             if name in h:
                 out[name] = json.loads(h[name])
         return record, out

@@ -37,6 +37,9 @@ class Storage(abc.ABC):
     def delete(self, key: str) -> None:
         """Remove the object; a missing object is not an error."""
 
+    #: The longest a presigned URL of this backend can live (seconds), or None: no such limit known.
+    presign_max_seconds: int | None = None
+
     @abc.abstractmethod
     def presigned_url(self, key: str, expires_in: int = 3600) -> str | None:
         """A time-limited URL a third party can GET, or None where the backend has none."""

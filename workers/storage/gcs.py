@@ -37,6 +37,9 @@ CHUNK_SIZE = 8 * 1024 * 1024  # must be a multiple of 256 KiB
 
 
 class GCSStorage(Storage):
+    #: V4 signed URLs live at most 604800 s, 7 days (https://cloud.google.com/storage/docs/access-control/signed-urls;
+    #: google-cloud-storage ``generate_signed_url(version="v4")`` refuses a longer ``expiration``).
+    presign_max_seconds = 7 * 24 * 3600
     scheme = "gs"
 
     def __init__(

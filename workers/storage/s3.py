@@ -65,6 +65,9 @@ _MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 class S3Storage(Storage):
+    #: SigV4 query auth: "X-Amz-Expires ... minimum 1 second, maximum 604800 seconds (seven days)"
+    #: (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html).
+    presign_max_seconds = 7 * 24 * 3600
     scheme = "s3"
 
     def __init__(

@@ -37,6 +37,17 @@ class SharedClientChannel(kombu_redis.Channel):  # type: ignore[misc]
         if client:
             yield client
             return
+        if self.connection.client is None:
+            # The broker connection was lost and Celery already detached the transport (Connection.collect())
+            # before closing this channel, which restores its unacked messages: kombu would build a pool from
+            # the missing connection info and the AttributeError kills the worker (celery 5.7.0 / kombu 5.7.0,
+            # e.g. a Redis restart while countdown tasks are held). Restore through the client we keep (its pool
+            # reconnects when Redis is back); without one, a connection error Celery ignores: the messages stay
+            # in Redis's unacked set for the visibility timeout, and Ferry's reaper re-sends overdue steps.
+            if self._shared is None:
+                raise redis.ConnectionError("broker connection closed before its unacked messages were restored")
+            yield self._shared
+            return
         if self._shared is None or self._shared.connection_pool is not self.pool:
             self._shared = self._create_client()
         yield self._shared
