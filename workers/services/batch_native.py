@@ -29,7 +29,7 @@ from workers.providers import batch_catalog
 from workers.providers.catalog import ModelCaps
 from workers.providers.base import Call, get_adapter
 from workers.providers.batch_api import Result, State, client
-from workers.services import batch_jobs
+from workers.services import batch_jobs, batch_plan
 from workers.state import batch_groups as groups_db
 from workers.state import batches as records
 from workers.state.leases import PassLock, hold
@@ -165,49 +165,18 @@ def _advance(ctx: Context, batch_id: str, ours: Any) -> float | None:
 
 
 def _plan(ctx: Context, batch_id: str) -> dict[int, dict[str, Any]]:
-    """Lines per (provider, model) in index order, split at the provider's line and byte limits."""
+    """The provider batches the lines make (workers/services/batch_plan.py); a line over its provider's per-line
+    limit is answered alone (``line_too_large``): sent, it would make the provider refuse its whole batch."""
     done = {int(i) for i in ctx.redis.smembers(keys.batch(batch_id, "done"))}
-    by_key: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
-    for index, info in sorted(groups_db.prepared(ctx.redis, batch_id).items()):
-        if index not in done:
-            by_key.setdefault((info["provider"], info["model"]), []).append((index, info))
-    out: dict[int, dict[str, Any]] = {}
-    for (provider, model), lines in sorted(by_key.items()):
-        lim = batch_catalog.limits(provider)
-        assert lim is not None
-        chunk: list[int] = []
-        size = 0
-        for index, info in lines:
-            if _too_large(ctx, batch_id, index, info, lim):
-                continue
-            if chunk and (len(chunk) >= lim.max_lines or size + int(info["bytes"]) > lim.max_bytes):
-                out[len(out)] = _group(batch_id, len(out), provider, model, chunk)
-                chunk, size = [], 0
-            chunk.append(index)
-            size += int(info["bytes"])
-        if chunk:
-            out[len(out)] = _group(batch_id, len(out), provider, model, chunk)
-    return out
-
-
-def _too_large(ctx: Context, batch_id: str, index: int, info: dict[str, Any], lim: batch_catalog.BatchLimits) -> bool:
-    """A line over its provider's per-request (or per-batch) limit is answered alone (``line_too_large``): sent,
-    it would make the provider refuse its whole batch."""
-    cap, what = batch_catalog.line_cap(lim)
-    size = int(info["bytes"])
-    if size <= cap:
-        return False
-    line = _error(batch_id, index, info.get("user_custom_id"), "line_too_large",
-                  f"line {index + 1} is {size} bytes as a {info['provider']} batch request, over {info['provider']}'s "
-                  f"limit of {cap} bytes {what}; shrink its text or media")
-    line["error"].update(line=index + 1, bytes=size, limit=cap)
-    _answer(ctx, batch_id, index, info, False, line)
-    return True
-
-
-def _group(batch_id: str, k: int, provider: str, model: str, lines: list[int]) -> dict[str, Any]:
-    return {"provider": provider, "model": model, "lines": lines, "state": "planned", "id": None,
-            "status": "planned", "tag": f"ferry-{batch_id}-{k}"}
+    groups, too_large = batch_plan.plan(batch_id, groups_db.prepared(ctx.redis, batch_id), done)
+    for big in too_large:
+        size, provider = int(big.info["bytes"]), big.info["provider"]
+        line = _error(batch_id, big.index, big.info.get("user_custom_id"), "line_too_large",
+                      f"line {big.index + 1} is {size} bytes as a {provider} batch request, over {provider}'s "
+                      f"limit of {big.limit} bytes {big.what}; shrink its text or media")
+        line["error"].update(line=big.index + 1, bytes=size, limit=big.limit)
+        _answer(ctx, batch_id, big.index, big.info, False, line)
+    return groups
 
 
 def _conn(ctx: Context, provider: str) -> dict[str, Any]:
