@@ -13,6 +13,7 @@ import httpx
 import openai
 import pytest
 
+from tests.batch_kit import kill_9_in
 from tests.stack import Stack
 
 SIM_AUTH = {"Authorization": "Bearer sim-key"}
@@ -78,42 +79,10 @@ def test_anthropic_kill_9_after_creating_adopts_the_batch_made(stack, sims):
 
 @pytest.mark.parametrize("hook", ["batch_create", "batch_created", "batch_collect"])
 def test_kill_9_mid_creation_or_collection_loses_nothing_and_makes_nothing_twice(stack, sims, hook):
-    a = stack.worker(**{"FERRY_TEST_STAGE_DELAY": f"{hook}:60"})
-    sdk = openai.OpenAI(base_url=stack.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=30)
     n = 5
-    jsonl = "".join(json.dumps({"custom_id": f"k{i}", "method": "POST", "url": "/v1/chat/completions",
-                                "body": {"model": "openai/gpt-4o", "max_tokens": 5,
-                                         "messages": [{"role": "user", "content": f"line {i}"}]}}) + "\n"
-                    for i in range(n))
-    f = sdk.files.create(file=("in.jsonl", jsonl.encode()), purpose="batch")
-    batch = sdk.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
-                               extra_body={"ferry": {"mode": "native"}})
-    groups = f"ferry:batch:{batch.id}:groups"
-
-    def in_hook() -> bool:
-        if hook == "batch_create":
-            return any(json.loads(g)["state"] == "creating" for g in stack.r.hvals(groups))
-        if hook == "batch_created":
-            return bool(provider_batches(sims, batch.id))
-        return sdk.batches.retrieve(batch.id).request_counts.completed >= 1
-
-    stack.wait_for(f"the worker inside {hook}", in_hook, timeout=60)
-    time.sleep(0.3)  # well inside the 60 s hold
-    if hook == "batch_created":  # made upstream, not yet recorded here: the crash window creation must survive
-        assert [json.loads(g)["state"] for g in stack.r.hvals(groups)] == ["creating"]
-    stack.kill(a)
-    stack.worker()
-    deadline = time.monotonic() + 90
-    while (done := sdk.batches.retrieve(batch.id)).status not in ("completed", "failed", "cancelled"):
-        assert time.monotonic() < deadline, (done, [stack.tail(w) for w in stack.workers])
-        time.sleep(0.2)
-    assert done.status == "completed"
-    assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (n, n, 0)
-    out = [json.loads(x) for x in sdk.files.content(done.output_file_id).text.splitlines()]
-    assert sorted(o["custom_id"] for o in out) == [f"k{i}" for i in range(n)]  # each once
-    made = provider_batches(sims, batch.id)
+    done, _ = kill_9_in(stack, hook, "openai/gpt-4o", n, lambda batch_id: bool(provider_batches(sims, batch_id)))
+    made = provider_batches(sims, done.id)
     assert len(made) == 1 and made[0]["status"] == "completed"  # no duplicate, no orphan
-    assert len(input_files(sims, batch.id)) == 1  # the input file uploaded once (reused after the kill)
+    assert len(input_files(sims, done.id)) == 1  # the input file uploaded once (reused after the kill)
     [pb] = done.model_extra["ferry"]["provider_batches"]
     assert pb["id"] == made[0]["id"] and pb["lines"] == n
-    assert done.usage.input_tokens == sum(o["response"]["body"]["usage"]["prompt_tokens"] for o in out)

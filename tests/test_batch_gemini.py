@@ -14,7 +14,7 @@ import pytest
 
 from tests.stack import Stack
 from tests.helpers import fresh_image_uri
-from tests.test_batch_native import image_content, line, read_jsonl, sim_log, wait
+from tests.batch_kit import create, kill_9_in, fast_batches, ferry_sdk, image_content, line, read_jsonl, sim_log, wait
 
 GEMINI_KEY = {"x-goog-api-key": "sim-key"}
 MODEL = "gemini/gemini-2.5-flash"
@@ -22,35 +22,18 @@ MODEL = "gemini/gemini-2.5-flash"
 
 @pytest.fixture(scope="module")
 def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
-    from app.simulators.server import SimServer
-
-    with SimServer(app) as server:
-        yield openai.OpenAI(base_url=server.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=60)
+    yield from ferry_sdk(app)
 
 
 @pytest.fixture
 def gem(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The Gemini simulator's URL, its log cleared and its batches ending after 0.5 s."""
-    url = sims["gemini"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
-    httpx.delete(f"{url}/_sim/log")
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
+    yield from fast_batches(sims, "gemini")
 
 
 @pytest.fixture
 def oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    url = sims["openai"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
-    httpx.delete(f"{url}/_sim/log")
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
-
-
-def create(sdk: openai.OpenAI, jsonl: str, ferry: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
-    f = sdk.files.create(file=("in.jsonl", jsonl.encode()), purpose="batch")
-    return sdk.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
-                              extra_body={"ferry": ferry} if ferry is not None else None)
+    yield from fast_batches(sims, "openai")
 
 
 def upstream(url: str, path: str, **params: Any) -> dict[str, Any]:
@@ -283,34 +266,12 @@ def test_kill_9_between_creating_and_recording_makes_one_gemini_batch(stack, sim
     """The worker dies after batchGenerateContent answered and before Ferry recorded the batch: the retry finds
     the batch by its display name (the tag) instead of making a second, and reuses the uploaded input file."""
     url = sims["gemini"].url
-    a = stack.worker(FERRY_TEST_STAGE_DELAY="batch_created:60")
-    sdk = openai.OpenAI(base_url=stack.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=30)
     n = 3
-    jsonl = "".join(json.dumps({"custom_id": f"k{i}", "method": "POST", "url": "/v1/chat/completions",
-                                "body": {"model": MODEL, "max_tokens": 5,
-                                         "messages": [{"role": "user", "content": f"line {i}"}]}}) + "\n"
-                    for i in range(n))
-    f = sdk.files.create(file=("in.jsonl", jsonl.encode()), purpose="batch")
-    batch = sdk.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
-                               extra_body={"ferry": {"mode": "native"}})
-    groups = f"ferry:batch:{batch.id}:groups"
-    stack.wait_for("the Gemini batch made upstream", lambda: gemini_batches(url, batch.id), timeout=60)
-    time.sleep(0.3)  # well inside the 60 s hold
-    assert [json.loads(g)["state"] for g in stack.r.hvals(groups)] == ["creating"]  # made, not yet recorded
-    stack.kill(a)
-    stack.worker()
-    deadline = time.monotonic() + 90
-    while (done := sdk.batches.retrieve(batch.id)).status not in ("completed", "failed", "cancelled"):
-        assert time.monotonic() < deadline, (done, [stack.tail(w) for w in stack.workers])
-        time.sleep(0.2)
-    assert done.status == "completed"
-    assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (n, n, 0)
-    out = [json.loads(x) for x in sdk.files.content(done.output_file_id).text.splitlines()]
-    assert sorted(o["custom_id"] for o in out) == [f"k{i}" for i in range(n)]  # each once
-    made = gemini_batches(url, batch.id)
+    done, _ = kill_9_in(stack, "batch_created", MODEL, n, lambda batch_id: bool(gemini_batches(url, batch_id)))
+    made = gemini_batches(url, done.id)
     assert len(made) == 1 and made[0]["metadata"]["state"] == "BATCH_STATE_SUCCEEDED"  # no duplicate, no orphan
     inputs = [x for x in upstream(url, "files").get("files") or []
-              if (x.get("displayName") or "").startswith(f"ferry-{batch.id}-")]
+              if (x.get("displayName") or "").startswith(f"ferry-{done.id}-")]
     assert len(inputs) == 1  # the JSONL uploaded once
     [pb] = done.model_extra["ferry"]["provider_batches"]
     assert pb["id"] == made[0]["name"] and pb["lines"] == n

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import openai
 import pytest
 
-from app.simulators.server import SimServer
-from tests.test_batch_native import create, line, read_jsonl, sim_log, wait
+from tests.batch_kit import create, fast_batches, ferry_sdk, line, read_jsonl, sim_log, wait
 from workers.providers import batch_catalog
 
 MODEL = "anthropic/claude-haiku-4-5"
@@ -21,17 +19,12 @@ MODEL = "anthropic/claude-haiku-4-5"
 
 @pytest.fixture(scope="module")
 def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
-    with SimServer(app) as server:
-        yield openai.OpenAI(base_url=server.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=120)
+    yield from ferry_sdk(app, timeout=120)
 
 
 @pytest.fixture
 def ant(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    url = sims["anthropic"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
-    httpx.delete(f"{url}/_sim/log")
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
+    yield from fast_batches(sims, "anthropic")
 
 
 def test_catalog_line_caps_are_within_the_batch_caps():

@@ -12,16 +12,14 @@ import httpx
 import openai
 import pytest
 
-from app.simulators.server import SimServer
-from tests.test_batch_native import create, line, read_jsonl, wait
+from tests.batch_kit import create, ferry_sdk, line, read_jsonl, wait
 from workers.context import get_context
 from workers.core import keys
 
 
 @pytest.fixture(scope="module")
 def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
-    with SimServer(app) as server:
-        yield openai.OpenAI(base_url=server.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=60)
+    yield from ferry_sdk(app)
 
 
 @pytest.fixture

@@ -15,16 +15,8 @@ import httpx
 import openai
 import pytest
 
-from app.simulators.server import SimServer
 from tests.helpers import fresh_image_uri
-from tests.test_batch_native import (
-    create,
-    image_content,
-    line,
-    read_jsonl,
-    sim_log,
-    wait,
-)
+from tests.batch_kit import create, fast_batches, ferry_sdk, image_content, line, read_jsonl, sim_log, wait
 from workers.providers.batch_api import mistral as client
 
 SIM_AUTH = {"Authorization": "Bearer sim-key"}
@@ -33,28 +25,18 @@ SMALL = "mistral/mistral-small-latest"
 
 @pytest.fixture(scope="module")
 def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
-    with SimServer(app) as server:
-        yield openai.OpenAI(base_url=server.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=60)
+    yield from ferry_sdk(app)
 
 
 @pytest.fixture
 def mis(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The Mistral simulator's URL, its log cleared and its batch jobs ending after 0.5 s."""
-    url = sims["mistral"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
-    httpx.delete(f"{url}/_sim/log")
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
-    httpx.delete(f"{url}/_sim/faults")  # a refusal a failed test left unused
+    yield from fast_batches(sims, "mistral")
 
 
 @pytest.fixture
 def oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    url = sims["openai"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
-    httpx.delete(f"{url}/_sim/log")
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
+    yield from fast_batches(sims, "openai")
 
 
 def upstream(url: str, path: str, **params: Any) -> Any:

@@ -2,83 +2,33 @@
 Batch API (the simulator in app/simulators/openai_batches.py), media prepared by the job pipeline first."""
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from tests.batch_kit import create, fast_batches, ferry_sdk, image_content, line, read_jsonl, sim_log, wait
 from tests.helpers import fresh_image_uri
-from app.simulators.server import SimServer
 
 
 
 @pytest.fixture(scope="module")
 def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
-    with SimServer(app) as server:
-        yield openai.OpenAI(base_url=server.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=60)
+    yield from ferry_sdk(app)
 
 
 @pytest.fixture
 def ant(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The Anthropic simulator's URL, its log cleared and its Message Batches ending after 0.5 s."""
-    url = sims["anthropic"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
-    httpx.delete(f"{url}/_sim/log")
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
+    yield from fast_batches(sims, "anthropic")
 
 
 @pytest.fixture
 def oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The OpenAI simulator's URL, its log cleared and its batches answering after 0.5 s."""
-    url = sims["openai"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 0.5, "expire": False})
-    httpx.delete(f"{url}/_sim/log")
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
-
-
-def sim_log(url: str) -> list[dict[str, Any]]:
-    return httpx.get(f"{url}/_sim/log").json()
-
-
-def line(custom_id: str, model: str, content: Any = "Say hi", **body: Any) -> str:
-    return json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
-                       "body": {"model": model, "messages": [{"role": "user", "content": content}], **body}})
-
-
-def image_content(text: str, uri: str) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": uri}}]
-
-
-def create(sdk: openai.OpenAI, jsonl: str, ferry: dict[str, Any] | None = None):  # type: ignore[no-untyped-def]
-    f = sdk.files.create(file=("in.jsonl", jsonl.encode()), purpose="batch")
-    extra = {"ferry": ferry} if ferry is not None else None
-    return sdk.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h",
-                              extra_body=extra)
-
-
-def wait(sdk: openai.OpenAI, batch_id: str, timeout: float = 90, until: tuple[str, ...] = (
-        "completed", "failed", "cancelled", "expired")):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        batch = sdk.batches.retrieve(batch_id)
-        if batch.status in until:
-            return batch
-        if time.monotonic() > deadline:
-            from tests.conftest import DATA_DIR
-
-            log = (DATA_DIR / "worker.log").read_text(errors="replace")[-4000:]
-            raise AssertionError(f"batch still {batch.status}: {batch.model_extra}\n{log}")
-        time.sleep(0.2)
-
-
-def read_jsonl(sdk: openai.OpenAI, file_id: str | None) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in sdk.files.content(file_id).text.splitlines()] if file_id else []
+    yield from fast_batches(sims, "openai")
 
 
 def test_native_openai_mixed_with_jobs_and_a_bad_line(sdk, oai):

@@ -22,11 +22,10 @@ import openai
 import pytest
 from PIL import Image
 
-from app.simulators.server import SimServer
 from tests.conftest import AUTH, wait_job
 from tests.helpers import image_part, job_body
 from tests.services import Service, moto_s3_server
-from tests.test_batch_native import create, line, read_jsonl, sim_log, wait
+from tests.batch_kit import create, ferry_sdk, line, read_jsonl, sim_log, wait
 
 MODEL = "openai/gpt-4o-mini"
 TWO_HOURS = 7200
@@ -46,8 +45,7 @@ def unique_png() -> str:
 
 @pytest.fixture(scope="module")
 def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
-    with SimServer(app) as server:
-        yield openai.OpenAI(base_url=server.url + "/v1", api_key="ferry-local-key", max_retries=0, timeout=60)
+    yield from ferry_sdk(app)
 
 
 @pytest.fixture
