@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -45,3 +47,18 @@ class Result:
 
 def client(name: str) -> ModuleType:
     return importlib.import_module(f"workers.providers.batch_api.{name}")
+
+
+def adopt_or_create(lines_path: Path, tag: str, *, find_batch: Callable[[], dict[str, Any] | None],
+                    find_file: Callable[[str, int], str | None], upload: Callable[[str], str],
+                    create: Callable[[str], dict[str, Any]], state: Callable[[dict[str, Any]], State]) -> State:
+    """Idempotent creation, as every file-based batch API needs it: a batch already made for ``tag`` (the
+    worker died after creating it, before Ferry recorded it) is adopted; otherwise the input file named
+    ``<tag>.jsonl`` is reused when one of that size is uploaded already, else uploaded, and the batch created
+    from it. ``find_file(name, size)`` and ``upload(name)`` give the file's id, ``create(file_id)`` the batch."""
+    found = find_batch()
+    if found is not None:
+        return state(found)
+    name = f"{tag}.jsonl"
+    file_id = find_file(name, lines_path.stat().st_size) or upload(name)
+    return state(create(file_id))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.providers.base import NativeRequest
-from workers.providers.batch_api import Result, State
+from workers.providers.batch_api import Result, State, adopt_or_create
 from workers.providers.files_api import gemini as files
 from workers.providers.files_api import request
 
@@ -79,18 +79,19 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
            since: float | None = None, exclude: set[str] | None = None) -> State:
     """(``since``/``exclude`` are for providers without a name to look up; the tag finds a Gemini batch.)"""
     base = base_url.rstrip("/")
-    found = _find_batch(tag, base, api_key, timeout)
-    if found is not None:
-        return _state(found)
-    name = f"{tag}.jsonl"
-    file_name = _find_file(name, lines_path.stat().st_size, base, api_key, timeout)
-    if file_name is None:
-        file_name = str(files.upload_file(lines_path, MIME, name, base_url=base, api_key=api_key,
-                                          timeout=timeout)["name"])
-    body = {"batch": {"displayName": tag, "inputConfig": {"fileName": file_name}}}
-    created = request("gemini", "POST", f"{base}/{VER}/models/{model}:batchGenerateContent", timeout, api=API,
-                      headers={**_auth(api_key), "Content-Type": "application/json"}, content=json.dumps(body))
-    return _state(created.json())
+
+    def upload(name: str) -> str:
+        return str(files.upload_file(lines_path, MIME, name, base_url=base, api_key=api_key, timeout=timeout)["name"])
+
+    def create(file_name: str) -> dict[str, Any]:
+        body = {"batch": {"displayName": tag, "inputConfig": {"fileName": file_name}}}
+        return request("gemini", "POST", f"{base}/{VER}/models/{model}:batchGenerateContent", timeout,
+                       api=API, headers={**_auth(api_key), "Content-Type": "application/json"},
+                       content=json.dumps(body)).json()
+
+    return adopt_or_create(lines_path, tag, find_batch=lambda: _find_batch(tag, base, api_key, timeout),
+                           find_file=lambda name, size: _find_file(name, size, base, api_key, timeout),
+                           upload=upload, create=create, state=_state)
 
 
 def _word(state: str | None) -> str:

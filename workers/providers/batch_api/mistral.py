@@ -29,7 +29,7 @@ from typing import Any
 
 from workers.providers import batch_catalog
 from workers.providers.base import NativeRequest
-from workers.providers.batch_api import Result, State
+from workers.providers.batch_api import Result, State, adopt_or_create
 from workers.providers.files_api import request
 
 ENDPOINT = "/v1/chat/completions"
@@ -85,22 +85,22 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
            since: float | None = None, exclude: set[str] | None = None) -> State:
     """(``since``/``exclude`` are for providers without metadata; the tag finds a Mistral job at any time.)"""
     base = base_url.rstrip("/")
-    found = _find_job(tag, model, base, api_key, timeout)
-    if found is not None:
-        return _state(found)
-    name = f"{tag}.jsonl"
-    size = lines_path.stat().st_size
-    file_id = _find_file(name, size, base, api_key, timeout)
-    if file_id is None:
+
+    def upload(name: str) -> str:
         with lines_path.open("rb") as fh:
             up = request("mistral", "POST", f"{base}/v1/files", timeout, headers=_auth(api_key),
                          data={"purpose": "batch"}, files={"file": (name, fh, "application/jsonl")})
-        file_id = str(up.json()["id"])
-    body = {"input_files": [file_id], "model": model, "endpoint": ENDPOINT, "metadata": {"ferry_tag": tag},
-            "timeout_hours": _timeout_hours()}
-    created = request("mistral", "POST", f"{base}/v1/batch/jobs", timeout,
-                      headers={**_auth(api_key), "Content-Type": "application/json"}, content=json.dumps(body))
-    return _state(created.json())
+        return str(up.json()["id"])
+
+    def create(file_id: str) -> dict[str, Any]:
+        body = {"input_files": [file_id], "model": model, "endpoint": ENDPOINT, "metadata": {"ferry_tag": tag},
+                "timeout_hours": _timeout_hours()}
+        return request("mistral", "POST", f"{base}/v1/batch/jobs", timeout, content=json.dumps(body),
+                       headers={**_auth(api_key), "Content-Type": "application/json"}).json()
+
+    return adopt_or_create(lines_path, tag, find_batch=lambda: _find_job(tag, model, base, api_key, timeout),
+                           find_file=lambda name, size: _find_file(name, size, base, api_key, timeout),
+                           upload=upload, create=create, state=_state)
 
 
 def _reason(job: dict[str, Any]) -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.providers.base import NativeRequest
-from workers.providers.batch_api import Result, State
+from workers.providers.batch_api import Result, State, adopt_or_create
 from workers.providers.files_api import request
 
 ENDPOINT = "/v1/chat/completions"
@@ -60,22 +60,22 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
            since: float | None = None, exclude: set[str] | None = None) -> State:
     """(``since``/``exclude`` are for providers without metadata; the tag finds an OpenAI batch at any time.)"""
     base = base_url.rstrip("/")
-    found = _find_batch(tag, base, api_key, timeout)
-    if found is not None:
-        return _state(found)
-    name = f"{tag}.jsonl"
-    size = lines_path.stat().st_size
-    file_id = _find_file(name, size, base, api_key, timeout)
-    if file_id is None:
+
+    def upload(name: str) -> str:
         with lines_path.open("rb") as fh:
             up = request("openai", "POST", f"{base}/files", timeout, headers=_auth(api_key),
                          data={"purpose": "batch"}, files={"file": (name, fh, "application/jsonl")})
-        file_id = up.json()["id"]
-    body = {"input_file_id": file_id, "endpoint": ENDPOINT, "completion_window": "24h",
-            "metadata": {"ferry_tag": tag}}
-    created = request("openai", "POST", f"{base}/batches", timeout,
-                      headers={**_auth(api_key), "Content-Type": "application/json"}, content=json.dumps(body))
-    return _state(created.json())
+        return str(up.json()["id"])
+
+    def create(file_id: str) -> dict[str, Any]:
+        body = {"input_file_id": file_id, "endpoint": ENDPOINT, "completion_window": "24h",
+                "metadata": {"ferry_tag": tag}}
+        return request("openai", "POST", f"{base}/batches", timeout, content=json.dumps(body),
+                       headers={**_auth(api_key), "Content-Type": "application/json"}).json()
+
+    return adopt_or_create(lines_path, tag, find_batch=lambda: _find_batch(tag, base, api_key, timeout),
+                           find_file=lambda name, size: _find_file(name, size, base, api_key, timeout),
+                           upload=upload, create=create, state=_state)
 
 
 def _state(b: dict[str, Any]) -> State:
