@@ -152,11 +152,12 @@ def test_no_module_over_400_lines() -> None:
 
 
 def test_the_web_tier_loads_no_decoder() -> None:
-    """Accepting and answering a job (submit, poll, cancel) loads no image, PDF or AV decoder."""
+    """Accepting and answering a job (submit, poll, cancel) loads no image, PDF or AV decoder. The child joins
+    the session's data dir and embedded Redis (FERRY_DATA_DIR from the environment), so it leaves no server."""
     script = """
 import sys
-from tests.conftest import AUTH
 from app import create_app
+AUTH = {"Authorization": "Bearer ferry-local-key"}  # not from tests.conftest: importing it makes a new data dir
 client = create_app().test_client()
 body = {"request": {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": [
     {"type": "text", "text": "hi"},
