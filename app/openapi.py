@@ -80,6 +80,8 @@ SCHEMAS: dict[str, Any] = {
         "id": {"type": "string"}, "object": {"const": "job"},
         "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "canceled"]},
         "stage": {"type": ["string", "null"]}, "progress": {"type": "number"}, "model": {"type": "string"},
+        "submitted_at": {"type": "number", "description": "unix seconds, to the millisecond: the timeline's "
+                                                          "entries ('at') are read against it"},
         "status_detail": {"type": "string", "description": "what a running job waits for (a native batch line: "
                                                            "its provider batch), or what answered it"},
         "resources": {"type": "array", "items": {"type": "object"}}, "provider_request": {"type": "object"},

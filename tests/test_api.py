@@ -123,3 +123,14 @@ def test_missing_provider_key_is_422_unless_dry_run(worker):
     resp = c.post("/v1/jobs", json=job_body("openai/gpt-4o"), headers=AUTH)
     assert resp.status_code == 422 and "OPENAI_API_KEY" in resp.json["error"]["message"]
     assert c.post("/v1/jobs", json=job_body("openai/gpt-4o", dry_run=True), headers=AUTH).status_code == 202
+
+
+def test_a_job_says_when_it_was_submitted_to_the_millisecond(client):
+    """``created_at`` is whole seconds (OpenAI's shape); ``submitted_at`` is what the timeline is read against
+    (the CLI's "stages: fetch:0 +3ms" used to count from the whole second, up to 999 ms too much)."""
+    job = client.post("/v1/jobs", headers=AUTH, json=job_body("openai/gpt-4o", image_part(
+        data_uri(CORPUS / "images" / "hopper.png", "image/png")), dry_run=True)).json
+    done = wait_job(client, job["id"])
+    assert done["status"] == "succeeded"
+    assert done["created_at"] <= done["submitted_at"] < done["created_at"] + 1
+    assert done["timeline"] and all(e["at"] >= done["submitted_at"] for e in done["timeline"])

@@ -178,7 +178,7 @@ def _show_progress(job: dict[str, Any]) -> None:
 
 def _show_timeline(job: dict[str, Any]) -> None:
     """Every stage step the workers finished, with milliseconds since submission."""
-    start = job["created_at"]
+    start = job.get("submitted_at") or job["created_at"]  # created_at is whole seconds
     steps = [f"{t['step']} +{int((t['at'] - start) * 1000)}ms" for t in job.get("timeline", [])]
     console.print("  stages: " + " → ".join(steps))
 

@@ -251,6 +251,8 @@ class JobStore:
             # every step done but not succeeded (a native batch line waiting for its provider batch): not 100 %
             "progress": 1.0 if status == "succeeded" else round(min(done / total, 0.99), 3),
             "created_at": int(h["created_at"]),
+            # created_at is whole seconds (OpenAI's shape); timeline entries are read against this one
+            **({"submitted_at": round(float(record["submitted_at"]), 3)} if record.get("submitted_at") else {}),
             "updated_at": int(h["updated_at"]),
             "model": record["model"],
             **({"model_resolution": record["model_resolution"]} if record.get("model_resolution") else {}),
