@@ -157,6 +157,8 @@ def _start_simulators(env: dict[str, str]) -> dict[str, Any]:
     # Every provider at its simulator: base URLs and keys, and Bedrock's endpoint and AWS credentials, Azure's
     # endpoint, Vertex's project and token, the OpenAI-compatible endpoint (only in the processes started here).
     env.update(env_for(sims))
+    # The simulators' batches end in about a second: poll them every 2 s, not every minute (unless set).
+    env.setdefault("FERRY_BATCH_POLL_SECONDS", "2")
     console.print(f"[bold]simulators[/] {', '.join(f'{n}={s.url}' for n, s in sims.items())}")
     return sims
 
