@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from tests.batch_kit import create, ferry_sdk, line, read_jsonl, wait
+from tests.batch_kit import create, fast_batches, ferry_sdk, line, read_jsonl, wait
 from workers.context import get_context
 from workers.core import keys
 
@@ -25,10 +25,7 @@ def sdk(app) -> Iterator[openai.OpenAI]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def slow_oai(sims) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The OpenAI simulator, its batches running 3 s: long enough to look at the lines' jobs meanwhile."""
-    url = sims["openai"].url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 3.0, "expire": False})
-    yield url
-    httpx.post(f"{url}/_sim/batches", json={"delay": 1.0, "expire": False})
+    yield from fast_batches(sims, "openai", delay=3.0)
 
 
 def job(sdk: openai.OpenAI, job_id: str) -> dict[str, Any]:

@@ -9,8 +9,6 @@ Files API), so ``staging.presigned`` is tested with the batch window against the
 """
 from __future__ import annotations
 
-import io
-import random
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,27 +18,14 @@ import boto3
 import httpx
 import openai
 import pytest
-from PIL import Image
 
 from tests.conftest import AUTH, wait_job
-from tests.helpers import image_part, job_body
+from tests.helpers import fresh_image_uri, image_part, job_body
 from tests.services import Service, moto_s3_server
 from tests.batch_kit import create, ferry_sdk, line, read_jsonl, sim_log, wait
 
 MODEL = "openai/gpt-4o-mini"
 TWO_HOURS = 7200
-
-
-def unique_png() -> str:
-    """A small PNG no other test sends (so no file id for it is cached yet), as a data URI."""
-    import base64
-
-    rnd = random.Random(uuid.uuid4().int)
-    img = Image.new("RGB", (48, 48), tuple(rnd.randrange(256) for _ in range(3)))
-    img.putpixel((rnd.randrange(48), rnd.randrange(48)), (rnd.randrange(256), 0, 0))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +71,7 @@ def test_a_short_lived_cached_id_serves_jobs_but_a_native_line_uploads_again(cli
     """An id the provider keeps 2 h: a second job reuses it; a native line (24 h window + 1 h margin) does not,
     it uploads again (files now kept) and that longer-lived id is what the cache holds after."""
     oai = sims["openai"].url
-    image = unique_png()
+    image = fresh_image_uri(size=(48, 48))
     files_expire(TWO_HOURS)
     first = sync_delivery(client, image)
     assert first["method"] == "file" and first["cached"] is False
@@ -113,7 +98,7 @@ def test_an_upload_that_dies_inside_the_batch_window_is_the_lines_error(client, 
     """Every upload kept 2 h: a native image line cannot be shipped (its file could be gone when OpenAI reads it);
     it is answered in the error file saying why, and the text line beside it goes on."""
     oai = sims["openai"].url
-    image = unique_png()
+    image = fresh_image_uri(size=(48, 48))
     files_expire(TWO_HOURS)
     assert sync_delivery(client, image)["cached"] is False
     jsonl = image_line("img", image) + line("txt", MODEL, "Say hi", max_tokens=5) + "\n"

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from workers.providers.files_api import request
+
 
 @dataclass
 class State:
@@ -62,3 +64,12 @@ def adopt_or_create(lines_path: Path, tag: str, *, find_batch: Callable[[], dict
     name = f"{tag}.jsonl"
     file_id = find_file(name, lines_path.stat().st_size) or upload(name)
     return state(create(file_id))
+
+
+def upload_jsonl(provider: str, url: str, lines_path: Path, name: str, headers: dict[str, str],
+                 timeout: float) -> str:
+    """Upload a batch input file to an OpenAI-style Files API (multipart, ``purpose=batch``); its id."""
+    with lines_path.open("rb") as fh:
+        up = request(provider, "POST", url, timeout, headers=headers, data={"purpose": "batch"},
+                     files={"file": (name, fh, "application/jsonl")})
+    return str(up.json()["id"])

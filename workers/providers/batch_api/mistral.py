@@ -29,7 +29,7 @@ from typing import Any
 
 from workers.providers import batch_catalog
 from workers.providers.base import NativeRequest
-from workers.providers.batch_api import Result, State, adopt_or_create
+from workers.providers.batch_api import Result, State, adopt_or_create, upload_jsonl
 from workers.providers.files_api import request
 
 ENDPOINT = "/v1/chat/completions"
@@ -86,12 +86,6 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
     """(``since``/``exclude`` are for providers without metadata; the tag finds a Mistral job at any time.)"""
     base = base_url.rstrip("/")
 
-    def upload(name: str) -> str:
-        with lines_path.open("rb") as fh:
-            up = request("mistral", "POST", f"{base}/v1/files", timeout, headers=_auth(api_key),
-                         data={"purpose": "batch"}, files={"file": (name, fh, "application/jsonl")})
-        return str(up.json()["id"])
-
     def create(file_id: str) -> dict[str, Any]:
         body = {"input_files": [file_id], "model": model, "endpoint": ENDPOINT, "metadata": {"ferry_tag": tag},
                 "timeout_hours": _timeout_hours()}
@@ -100,7 +94,9 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
 
     return adopt_or_create(lines_path, tag, find_batch=lambda: _find_job(tag, model, base, api_key, timeout),
                            find_file=lambda name, size: _find_file(name, size, base, api_key, timeout),
-                           upload=upload, create=create, state=_state)
+                           upload=lambda name: upload_jsonl("mistral", f"{base}/v1/files", lines_path, name,
+                                                            _auth(api_key), timeout),
+                           create=create, state=_state)
 
 
 def _reason(job: dict[str, Any]) -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workers.providers.base import NativeRequest
-from workers.providers.batch_api import Result, State, adopt_or_create
+from workers.providers.batch_api import Result, State, adopt_or_create, upload_jsonl
 from workers.providers.files_api import request
 
 ENDPOINT = "/v1/chat/completions"
@@ -61,12 +61,6 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
     """(``since``/``exclude`` are for providers without metadata; the tag finds an OpenAI batch at any time.)"""
     base = base_url.rstrip("/")
 
-    def upload(name: str) -> str:
-        with lines_path.open("rb") as fh:
-            up = request("openai", "POST", f"{base}/files", timeout, headers=_auth(api_key),
-                         data={"purpose": "batch"}, files={"file": (name, fh, "application/jsonl")})
-        return str(up.json()["id"])
-
     def create(file_id: str) -> dict[str, Any]:
         body = {"input_file_id": file_id, "endpoint": ENDPOINT, "completion_window": "24h",
                 "metadata": {"ferry_tag": tag}}
@@ -75,7 +69,9 @@ def submit(lines_path: Path, tag: str, model: str, *, base_url: str, api_key: st
 
     return adopt_or_create(lines_path, tag, find_batch=lambda: _find_batch(tag, base, api_key, timeout),
                            find_file=lambda name, size: _find_file(name, size, base, api_key, timeout),
-                           upload=upload, create=create, state=_state)
+                           upload=lambda name: upload_jsonl("openai", f"{base}/files", lines_path, name,
+                                                            _auth(api_key), timeout),
+                           create=create, state=_state)
 
 
 def _state(b: dict[str, Any]) -> State:
