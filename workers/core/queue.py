@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 class Sender(Protocol):
     def send(self, name: str, args: tuple[Any, ...], countdown: float | None = None, to: str | None = None,
-             retries: int = 0) -> None:
-        """Queue task ``name`` (on queue ``to``, else its route), ``retries`` being its retry count so far."""
+             retries: int = 0, pipe: Any = None) -> None:
+        """Queue task ``name`` (on queue ``to``, else its route), ``retries`` being its retry count so far;
+        with ``pipe`` (a Redis pipeline on the broker's Redis) the message goes out when it executes."""
 
 
 _sender: Sender | None = None
@@ -31,5 +32,7 @@ def _installed() -> Sender:
     return _sender
 
 
-def send(name: str, *args: Any, countdown: float | None = None, to: str | None = None, retries: int = 0) -> None:
-    _installed().send(name, args, countdown, to, retries)
+def send(name: str, *args: Any, countdown: float | None = None, to: str | None = None, retries: int = 0,
+         pipe: Any = None) -> None:
+    """Queue task ``name``; with ``pipe``, as part of that Redis pipeline (so with the writes it carries)."""
+    _installed().send(name, args, countdown, to, retries, pipe)

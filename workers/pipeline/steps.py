@@ -226,15 +226,17 @@ def expect_first(r: redis.Redis | redis.client.Pipeline, ctx: Context, job_id: s
     leases.expect(r, job_id, [f"fetch:{i}" for i in range(n_resources)] or ["complete"], ctx.settings.queue_deadline)
 
 
-def enqueue(ctx: Context, job_id: str, resources: list[Resource], *, expected: bool = False) -> None:
+def enqueue(ctx: Context, job_id: str, resources: list[Resource], *, expected: bool = False,
+            pipe: redis.client.Pipeline | None = None) -> None:
     """Start a committed job (``expected``: :func:`expect_first` already ran with the job's creation).
+    With ``pipe``, the messages go out with the pipeline that commits the job.
 
     A job of light inline resources starts on ``llm`` and runs there in one task (workers/pipeline/routing.py)."""
     if not expected:
-        expect_first(ctx.redis, ctx, job_id, len(resources))
+        expect_first(pipe if pipe is not None else ctx.redis, ctx, job_id, len(resources))
     if not resources:
-        queue.send("ferry.complete", job_id)
+        queue.send("ferry.complete", job_id, pipe=pipe)
         return
     to = start_queue(resources, ctx.settings)
     for i in range(len(resources)):
-        queue.send("ferry.fetch", job_id, i, to=to)
+        queue.send("ferry.fetch", job_id, i, to=to, pipe=pipe)

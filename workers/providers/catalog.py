@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from workers.core.errors import Unprocessable
 from workers.providers import endpoints as endpoints_mod
@@ -155,7 +155,7 @@ class ProviderEntry(BaseModel):
 class ModelCaps(BaseModel):
     """A model's resolved capabilities: provider defaults merged with model overrides."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     provider: str
     model: str
@@ -216,6 +216,8 @@ class ModelCaps(BaseModel):
 
 _FORMS = {"profile": "cross-Region inference profile id", "profile_arn": "inference profile ARN",
           "foundation_arn": "foundation-model ARN", "application_arn": "application inference profile ARN"}
+#: How many resolved names a catalog remembers (workers/providers/catalog.py ``Catalog.resolve``).
+RESOLVED_MAX = 512
 _MODALITY = {"image": "image", "document": "file", "audio": "audio", "video": "video"}
 
 
@@ -227,6 +229,8 @@ class Catalog(BaseModel):
     """The template FERRY_ENDPOINTS providers are made from (workers/providers/endpoints.py)."""
     endpoints: dict[str, endpoints_mod.EndpointOverride] = {}
     """Per-endpoint overrides, by name."""
+    _resolved: dict[tuple[str, str | None], ModelCaps] = PrivateAttr(default_factory=dict)
+    """:meth:`resolve`'s answers: every step of every job asks again (10 % of a small job's worker CPU)."""
 
     @model_validator(mode="after")
     def _inherit(self) -> Catalog:
@@ -249,9 +253,23 @@ class Catalog(BaseModel):
             endpoints_mod.check_name(name, self.providers)
             layers = [o for o in (self.endpoints.get(name), (env or {}).get(name)) if o is not None]
             providers[name] = endpoints_mod.provider_entry(self.endpoint_defaults, name, url, *layers)
-        return self.model_copy(update={"providers": providers})
+        copied = self.model_copy(update={"providers": providers})
+        copied._resolved = {}  # (model_copy shares private attributes)
+        return copied
 
     def resolve(self, model_id: str, *, region: str | None = None) -> ModelCaps:
+        """``"provider/model"`` -> resolved caps (see :meth:`resolve_uncached`), remembered per name and
+        region: ModelCaps is frozen and nothing changes a catalog once loaded."""
+        key = (model_id, region)
+        caps = self._resolved.get(key)
+        if caps is None:
+            caps = self.resolve_uncached(model_id, region=region)
+            if len(self._resolved) >= RESOLVED_MAX:
+                self._resolved.clear()  # unbounded names (any snapshot of a family): keep the memo small
+            self._resolved[key] = caps
+        return caps
+
+    def resolve_uncached(self, model_id: str, *, region: str | None = None) -> ModelCaps:
         """``"provider/model"`` -> resolved caps; 422 only for a malformed id or an unknown provider.
 
         A name the catalog does not list gets a listed model's caps (a snapshot or alias of it), a family's

@@ -76,18 +76,19 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
         **({"model_resolution": caps.resolution} if caps.resolution else {}),  # family defaults, profile used
         **({"batch": batch} if batch else {}),  # batch line: workers/services/batches.py counts it
     }
-    try:  # one round trip: the job, its blobs' references, its first steps' deadlines, the counter
+    try:  # one round trip (a transaction): the job, its blobs' references, its first steps' deadlines and
+        # messages, the counter; so a job is never committed without its messages, nor queued unwritten
         pipe = ctx.redis.pipeline()
-        ctx.store.create(record, resources, pipe)  # committed before anything is enqueued
+        ctx.store.create(record, resources, pipe)
         retention.track(ctx, job_id, [r["source"].get("sha256") for r in resources], pipe=pipe)
         expect_first(pipe, ctx, job_id, len(resources))
         job_submitted(pipe, caps.provider)
+        enqueue(ctx, job_id, resources, expected=True, pipe=pipe)
         pipe.execute()
     except BaseException:
         if claimed is not None:
             idempotency.release(ctx.redis, claimed)
         raise
-    enqueue(ctx, job_id, resources, expected=True)
     return {"id": job_id, "object": "job", "status": "queued", "model": model, "dry_run": dry_run}
 
 

@@ -19,6 +19,7 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
+import redis
 from kombu import Queue
 
 from workers.core import queue
@@ -26,6 +27,7 @@ from workers.core.embedded_redis import celery_url, redis_url
 from workers.core.settings import get_settings
 from workers.pipeline.routing import STAGE_QUEUE
 from workers.state import metrics
+from workers.tasks import publish
 from workers.tasks.broker import install as share_broker_clients
 
 QUEUES = ("io", "cpu", "llm")
@@ -78,17 +80,26 @@ celery = app
 
 
 class CelerySender:
-    """:class:`workers.core.queue.Sender` over this app: tasks by name, routed by ``ROUTES``."""
+    """:class:`workers.core.queue.Sender` over this app: tasks by name, routed by ``ROUTES``, each message
+    Celery's own, pushed straight onto the broker's Redis list (workers/tasks/publish.py)."""
 
     def __init__(self, celery_app: Celery) -> None:
         self.app = celery_app
+        self._redis: tuple[tuple[str | None, str], redis.Redis] | None = None
 
     def send(self, name: str, args: tuple[Any, ...], countdown: float | None = None, to: str | None = None,
-             retries: int = 0) -> None:
-        options: dict[str, Any] = {"queue": to} if to else {}
-        if retries:
-            options["retries"] = retries
-        self.app.send_task(name, args=args, countdown=countdown, **options)
+             retries: int = 0, pipe: Any = None) -> None:
+        queue_name = to or ROUTES.get(name, {}).get("queue") or self.app.conf.task_default_queue
+        message = publish.task_message(self.app, name, args, queue_name, countdown=countdown, retries=retries)
+        publish.push(pipe if pipe is not None else self.redis(), queue_name, message)
+
+    def redis(self) -> redis.Redis:
+        """A client of the broker's Redis, which is Ferry's (make_celery)."""
+        settings = get_settings()
+        where = (settings.redis_url, str(settings.data_dir))  # (redis_url() may start the embedded server)
+        if self._redis is None or self._redis[0] != where:
+            self._redis = (where, redis.Redis.from_url(redis_url(settings), health_check_interval=30))
+        return self._redis[1]
 
 
 queue.install(CelerySender(app))
