@@ -96,6 +96,8 @@ class JobRecord(TypedDict, total=False):
     options: dict[str, Any]
     webhook: dict[str, Any] | None
     total_steps: int
+    n_resources: int
+    """How many resources the job has (also the hash's ``n_resources``; older records lack it)."""
     submitted_at: float
     batch: dict[str, Any]
     model_resolution: dict[str, Any]

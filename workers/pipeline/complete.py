@@ -113,7 +113,7 @@ def complete(ctx: Context, job_id: str, record: JobRecord) -> None:
     """Build, (unless a dry run) call, store the result. Success does not queue ``notify``: the task that
     runs this runs it next (workers/tasks/stages.py); the status change still expects it, for the reaper."""
     caps = ctx.catalog.resolve(record["model"])
-    resources = ctx.store.resources(job_id)
+    resources = ctx.store.resources(job_id, record.get("n_resources"))
     fit_request(ctx, job_id, caps, resources, record.get("tenant", ""),  # sum of inline parts <= request_max_bytes
                 lifetime=ref_lifetime(ctx, record, caps))
     call = build_call(ctx, record, resources)

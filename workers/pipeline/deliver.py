@@ -60,9 +60,9 @@ def _uses(ctx: Context, record: JobRecord, res: Resource) -> int:
     """How many resources of this job carry the same source (by sha256, else by URL)."""
     src = res["source"]
     ident = src.get("sha256") or src.get("url")
-    if not ident or "id" not in record:
+    if not ident or "id" not in record or record.get("n_resources") == 1:
         return 1
-    return sum(1 for r in ctx.store.resources(record["id"])
+    return sum(1 for r in ctx.store.resources(record["id"], record.get("n_resources"))
                if (r["source"].get("sha256") or r["source"].get("url")) == ident) or 1
 
 

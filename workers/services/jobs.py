@@ -72,6 +72,7 @@ def submit(ctx: Context, tenant: str, body: Any, idempotency_key: str | None = N
         "options": options,
         "webhook": webhook,
         "total_steps": total_steps(len(resources)),
+        "n_resources": len(resources),
         "submitted_at": time.time(),
         **({"model_resolution": caps.resolution} if caps.resolution else {}),  # family defaults, profile used
         **({"batch": batch} if batch else {}),  # batch line: workers/services/batches.py counts it

@@ -17,7 +17,7 @@ from workers.state.metrics import job_ended as count_job
 
 def job_ended(ctx: Context, job_id: str) -> None:
     """Everything that follows a job's end: metrics, its batch line, and its webhook."""
-    found = ctx.store.record_and_view(job_id)
+    found = ctx.store.ended_facts(job_id)
     if found is None:
         return  # expired
     record, view = found

@@ -206,8 +206,10 @@ class JobStore:
             raise KeyError(f"{job_id} res:{index}")
         return json.loads(raw)
 
-    def resources(self, job_id: str) -> list[Resource]:
-        n = int(self.r.hget(self._key(job_id), "n_resources") or 0)
+    def resources(self, job_id: str, n: int | None = None) -> list[Resource]:
+        """Every resource of the job; ``n``: how many it has, when the caller knows (one round trip less)."""
+        if n is None:
+            n = int(self.r.hget(self._key(job_id), "n_resources") or 0)
         if n == 0:
             return []
         raws = self.r.hmget(self._key(job_id), [f"res:{i}" for i in range(n)])
@@ -222,6 +224,22 @@ class JobStore:
         exist or (given ``tenant``) belongs to another tenant. Resources hold no base64 (blobs do)."""
         found = self.record_and_view(job_id, tenant)
         return found[1] if found is not None else None
+
+    def ended_facts(self, job_id: str) -> tuple[JobRecord, dict[str, Any]] | None:
+        """What follows a job's end needs (workers/services/notify.py): its record and a view of only
+        ``status``, ``model``, ``resources`` and ``error``, in one read (no timeline, no result decoded)."""
+        raw = self.r.hgetall(self._key(job_id))
+        if not raw or b"record" not in raw:
+            return None
+        record = json.loads(raw[b"record"])
+        n = int(raw.get(b"n_resources", 0))
+        facts: dict[str, Any] = {
+            "status": raw[b"status"].decode(), "model": record["model"],
+            "resources": [json.loads(raw[f"res:{i}".encode()]) for i in range(n) if f"res:{i}".encode() in raw],
+        }
+        if b"error" in raw:
+            facts["error"] = json.loads(raw[b"error"])
+        return record, facts
 
     def record_and_view(self, job_id: str, tenant: str | None = None) -> tuple[JobRecord, dict[str, Any]] | None:
         """The job's record and its public view, from the same one round trip (see :meth:`view`)."""
