@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
+import workers.tasks.stages  # noqa: F401  (registered, as in a worker: their time limits go in the headers)
+import workers.tasks.webhooks  # noqa: F401
 from workers.context import get_context
 from workers.core import queue
 from workers.tasks.celery import app
+
+app.finalize(auto=True)  # as a worker does at start: its tasks' options (time limits) are known
 
 #: Fields that are fresh per message (ids, the delivery tag) or a time (eta): compared apart.
 PER_MESSAGE = {("headers", "id"), ("headers", "root_id"), ("properties", "correlation_id"),
@@ -39,6 +43,7 @@ def _pop_both(queue_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     ("ferry.fetch", ("job_publish", 0), None, 0),
     ("ferry.complete", ("job_publish",), 7.5, 2),
     ("ferry.webhook", ("job_publish",), None, 0),
+    ("ferry.not_registered_here", ("x",), None, 0),  # the web tier may send a task it has not imported
 ])
 def test_message_is_what_send_task_writes(name: str, args: tuple[Any, ...], countdown: float | None,
                                           retries: int) -> None:
@@ -49,12 +54,18 @@ def test_message_is_what_send_task_writes(name: str, args: tuple[Any, ...], coun
     queue.send(name, *args, to=queue_name, countdown=countdown, retries=retries)
     celery_message, ferry_message = _pop_both(queue_name)
 
-    assert _without_per_message(ferry_message) == _without_per_message(celery_message)
+    ours, celerys = _without_per_message(ferry_message), _without_per_message(celery_message)
+    for part in ("headers", "properties"):
+        for key in sorted(set(ours[part]) | set(celerys[part])):
+            assert ours[part].get(key) == celerys[part].get(key), (part, key, ours[part].get(key), celerys[part].get(key))
+    assert ours == celerys
     assert base64.b64decode(ferry_message["body"]) == base64.b64decode(celery_message["body"])
     assert json.loads(base64.b64decode(ferry_message["body"]))[0] == list(args)
     headers = ferry_message["headers"]
     assert headers["id"] == headers["root_id"] == ferry_message["properties"]["correlation_id"]
     assert headers["id"] != celery_message["headers"]["id"]
+    if name in app.tasks:
+        assert headers["timelimit"] == [app.conf.task_time_limit, app.conf.task_soft_time_limit]
     if countdown is None:
         assert headers["eta"] is None and celery_message["headers"]["eta"] is None
     else:

@@ -32,9 +32,9 @@ def task_message(app: Celery, name: str, args: tuple[Any, ...], queue: str, coun
                  retries: int = 0) -> bytes:
     """The broker message for task ``name`` with ``args`` on ``queue``, as kombu's Redis transport stores it."""
     task_id = str(uuid.uuid4())
+    limits = _registered_options(app, name)
     headers, properties, body, _ = app.amqp.as_task_v2(task_id, name, args=args, kwargs={}, countdown=countdown,
-                                                       retries=retries, reply_to=app.thread_oid,
-                                                       ignore_result=None)
+                                                       retries=retries, reply_to=app.thread_oid, **limits)
     envelope = {
         "body": base64.b64encode(json.dumps(body).encode()).decode("ascii"),
         "content-encoding": "utf-8",
@@ -50,6 +50,16 @@ def task_message(app: Celery, name: str, args: tuple[Any, ...], queue: str, coun
         },
     }
     return json.dumps(envelope).encode()
+
+
+def _registered_options(app: Celery, name: str) -> dict[str, Any]:
+    """What ``send_task`` takes from a task registered in this process (its time limits and expiry, from
+    the app's ``task_time_limit`` and friends): a worker process has every task registered, the web tier may
+    not, and the message must say the same as Celery's would either way."""
+    task = app._tasks.get(name)
+    options = task._get_exec_options() if task is not None else {}
+    return {"time_limit": options.get("time_limit"), "soft_time_limit": options.get("soft_time_limit"),
+            "expires": options.get("expires"), "ignore_result": options.get("ignore_result")}
 
 
 def push(r: redis.Redis | redis.client.Pipeline, queue: str, message: bytes) -> None:
