@@ -79,9 +79,8 @@ def read(job_id: str):  # type: ignore[no-untyped-def]
     """``?wait=<seconds>`` (at most 60) long-polls: answers as soon as the job ends, or after that long."""
     tenant, ctx = require_tenant(), context()
     wait = _wait_seconds(request.args.get("wait"))
-    view = jobs.get(ctx, tenant, job_id)  # 404 before waiting on another tenant's (or no) job
-    if wait:
-        view = jobs.wait(ctx, tenant, job_id, wait, seen=view)
+    # another tenant's (or no) job is a 404 before any wait; a wait looks at the status first, cheaply
+    view = jobs.wait(ctx, tenant, job_id, wait) if wait else jobs.get(ctx, tenant, job_id)
     # generated media in the result: URLs by default, base64 with ?include=b64 or options.outputs=inline
     return jsonify(outputs.present_view(ctx, tenant, view, base_url=request.host_url,
                                         include=request.args.get("include")))

@@ -46,3 +46,21 @@ def test_long_poll_checks_its_argument_and_the_tenant(client: Any) -> None:
         resp = client.get("/v1/jobs/job_x?wait=" + bad, headers=AUTH)
         assert resp.status_code == 400 and resp.json["error"]["param"] == "wait"
     assert client.get("/v1/jobs/job_doesnotexist?wait=60", headers=AUTH).status_code == 404
+
+
+def test_a_long_poll_checks_the_tenant_first_also_for_jobs_written_before_the_hash_kept_it(client: Any) -> None:
+    """``?wait`` looks at the status and owner before it blocks: another tenant's job (or none) is a 404 at
+    once, and a job whose hash has no ``tenant`` field (written by an older release) is checked by its record."""
+    ctx = get_context()
+    job_id = new_job_id()
+    ctx.store.create({"id": job_id, "tenant": "local", "model": "openai/gpt-4o", "request": {}, "total_steps": 1}, [])
+    assert ctx.store.peek(job_id, "local") == "queued" and ctx.store.peek(job_id, "someone-else") is None
+    ctx.redis.hdel(keys.job(job_id), "tenant")  # as an older release wrote it
+    assert ctx.store.peek(job_id, "local") == "queued" and ctx.store.peek(job_id, "someone-else") is None
+    waited = client.get(f"/v1/jobs/{job_id}?wait=0.2", headers=AUTH)
+    assert waited.status_code == 200 and waited.json["status"] == "queued"
+    ctx.store.cancel(job_id)
+    ended = client.get(f"/v1/jobs/{job_id}?wait=30", headers=AUTH)
+    assert ended.status_code == 200 and ended.json["status"] == "canceled" and ended.json["id"] == job_id
+    missing = client.get(f"/v1/jobs/{new_job_id()}?wait=30", headers=AUTH)
+    assert missing.status_code == 404 and missing.json["error"]["param"] == "id"

@@ -85,6 +85,7 @@ class JobStore:
             "created_at": str(now),
             "updated_at": str(now),
             "n_resources": str(len(resources)),
+            "tenant": record["tenant"],  # (a waiter checks it without decoding the record: :meth:`peek`)
         }
         for i, res in enumerate(resources):
             fields[f"res:{i}"] = json.dumps(res)
@@ -125,14 +126,21 @@ class JobStore:
         trip; ``just_submitted``: the caller queued the job a moment ago, so the wait begins with the blocking
         pop. The view is read in the round trip that hands the wake-up token on to the job's other waiters."""
         deadline = time.monotonic() + timeout
-        view = seen if seen is not None or just_submitted else self.view(job_id, tenant)
+        view, pending = seen, just_submitted
+        if seen is None and not just_submitted:  # a cheap look first: a running job's view would be read twice
+            status = self.peek(job_id, tenant)
+            if status is None:
+                return None
+            if status in TERMINAL:
+                return self.view(job_id, tenant)
+            pending = True
         while True:
             left = deadline - time.monotonic()
             if view is not None and (view["status"] in TERMINAL or left <= 0):
                 return view
-            if view is None and not just_submitted:
+            if view is None and not pending:
                 return None
-            just_submitted = False
+            pending = False
             # BLPOP takes whole seconds on old servers: wake at least every second to re-check the status.
             got = self.r.blpop([keys.job_ended(job_id)], timeout=max(0.01, min(left, 1.0)))
             pipe = self.r.pipeline(transaction=False)
@@ -141,6 +149,18 @@ class JobStore:
                 pipe.expire(keys.job_ended(job_id), 3600)
             found = self._read_view(pipe, job_id, tenant, skip=2 if got is not None else 0)
             view = found[1] if found is not None else None
+
+    def peek(self, job_id: str, tenant: str | None = None) -> str | None:
+        """The job's status in one small read; None if there is no such job (for ``tenant``)."""
+        status, owner = self.r.hmget(self._key(job_id), ["status", "tenant"])
+        if status is None:
+            return None
+        if tenant is not None:
+            if owner is None:  # a job written before the hash kept its tenant
+                return status.decode() if self.tenant_of(job_id) == tenant else None
+            if owner.decode() != tenant:
+                return None
+        return status.decode()
 
     def start_stage(self, job_id: str, stage: str) -> bool:
         return self.set_status(job_id, "running", stage=stage)
