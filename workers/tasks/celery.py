@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from celery import Celery
 from celery.signals import (
     celeryd_init,
@@ -19,7 +20,6 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
-import redis
 from kombu import Queue
 
 from workers.core import queue
