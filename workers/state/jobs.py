@@ -52,6 +52,12 @@ return 1
 """
 
 
+def _resources(h: dict[str, Any]) -> list[Resource]:
+    """The ``res:<i>`` entries of a job's hash (keys decoded), in order."""
+    n = int(h.get("n_resources", 0))
+    return [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h]
+
+
 def new_job_id() -> str:
     return "job_" + secrets.token_hex(12)
 
@@ -251,14 +257,11 @@ class JobStore:
         raw = self.r.hgetall(self._key(job_id))
         if not raw or b"record" not in raw:
             return None
-        record = json.loads(raw[b"record"])
-        n = int(raw.get(b"n_resources", 0))
-        facts: dict[str, Any] = {
-            "status": raw[b"status"].decode(), "model": record["model"],
-            "resources": [json.loads(raw[f"res:{i}".encode()]) for i in range(n) if f"res:{i}".encode() in raw],
-        }
-        if b"error" in raw:
-            facts["error"] = json.loads(raw[b"error"])
+        h = {k.decode(): v for k, v in raw.items()}
+        record = json.loads(h["record"])
+        facts: dict[str, Any] = {"status": h["status"].decode(), "model": record["model"], "resources": _resources(h)}
+        if "error" in h:
+            facts["error"] = json.loads(h["error"])
         return record, facts
 
     def record_and_view(self, job_id: str, tenant: str | None = None) -> tuple[JobRecord, dict[str, Any]] | None:
@@ -278,7 +281,6 @@ class JobStore:
         if tenant is not None and record.get("tenant") != tenant:
             return None
         h = {k.decode(): v for k, v in raw.items()}
-        n = int(h.get("n_resources", 0))
         total = record.get("total_steps") or 1
         status = h["status"].decode()
         out: dict[str, Any] = {
@@ -296,7 +298,7 @@ class JobStore:
             **({"model_resolution": record["model_resolution"]} if record.get("model_resolution") else {}),
             "dry_run": record.get("dry_run", False),
             "metadata": record.get("metadata") or {},
-            "resources": [json.loads(h[f"res:{i}"]) for i in range(n) if f"res:{i}" in h],
+            "resources": _resources(h),
             "timeline": [json.loads(x) for x in timeline],
         }
         for name in ("provider_request", "delivery_plan", "result", "error", "webhook", "usage_estimate", "batch_line",

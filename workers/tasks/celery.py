@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis
 from celery import Celery
 from celery.signals import (
     celeryd_init,
@@ -22,6 +21,7 @@ from celery.signals import (
 )
 from kombu import Queue
 
+from workers.context import get_context
 from workers.core import queue
 from workers.core.embedded_redis import celery_url, redis_url
 from workers.core.settings import get_settings
@@ -85,21 +85,12 @@ class CelerySender:
 
     def __init__(self, celery_app: Celery) -> None:
         self.app = celery_app
-        self._redis: tuple[tuple[str | None, str], redis.Redis] | None = None
 
     def send(self, name: str, args: tuple[Any, ...], countdown: float | None = None, to: str | None = None,
              retries: int = 0, pipe: Any = None) -> None:
         queue_name = to or ROUTES.get(name, {}).get("queue") or self.app.conf.task_default_queue
         message = publish.task_message(self.app, name, args, queue_name, countdown=countdown, retries=retries)
-        publish.push(pipe if pipe is not None else self.redis(), queue_name, message)
-
-    def redis(self) -> redis.Redis:
-        """A client of the broker's Redis, which is Ferry's (make_celery)."""
-        settings = get_settings()
-        where = (settings.redis_url, str(settings.data_dir))  # (redis_url() may start the embedded server)
-        if self._redis is None or self._redis[0] != where:
-            self._redis = (where, redis.Redis.from_url(redis_url(settings), health_check_interval=30))
-        return self._redis[1]
+        publish.push(pipe if pipe is not None else get_context().redis, queue_name, message)  # the broker is Ferry's Redis
 
 
 queue.install(CelerySender(app))
